@@ -1,0 +1,9 @@
+#pragma once
+// Everything a program needs to build graphs, differentiate them and check the gradients.
+
+#include "tapegrad/errors.hpp"
+#include "tapegrad/grad_mode.hpp"
+#include "tapegrad/gradcheck.hpp"
+#include "tapegrad/ops.hpp"
+#include "tapegrad/tensor.hpp"
+#include "tapegrad/threads.hpp"

@@ -1,0 +1,86 @@
+// The backward sweep: order the nodes the root depends on so that each runs after every
+// node that consumes it (Kahn's algorithm over consumer counts), then run their closures.
+// Iterative throughout, so graph depth never touches the call stack.
+
+#include "engine/backward.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <vector>
+
+namespace tapegrad::detail {
+
+namespace {
+
+std::uint64_t next_sweep_id() {
+    static std::atomic<std::uint64_t> counter{0};
+    return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+/// Marks every node reachable from `root` with this sweep's id and counts, for each, the
+/// edges from its consumers among them. Throws before anything is changed if one was
+/// released by an earlier sweep.
+template <class T> void count_consumers(Node<T>& root, std::uint64_t sweep) {
+    root.sweep_id = sweep;
+    root.pending_consumers = 0;
+    std::vector<Node<T>*> stack{&root};
+    while (!stack.empty()) {
+        Node<T>& node = *stack.back();
+        stack.pop_back();
+        if (node.released()) {
+            throw GraphError(fmt::format(
+                "backward: the graph through '{}' (output shape {}) was already freed by an "
+                "earlier backward; pass retain_graph = true to the first call to backward twice",
+                node.op, format_shape(node.shape)));
+        }
+        for (std::size_t i = 0; i < node.input_count; ++i) {
+            Node<T>* input = node.inputs[i].get();
+            if (!input)
+                continue;
+            if (input->sweep_id != sweep) {
+                input->sweep_id = sweep;
+                input->pending_consumers = 0;
+                stack.push_back(input);
+            }
+            ++input->pending_consumers;
+        }
+    }
+}
+
+} // namespace
+
+template <class T> void run_backward(Node<T>& root, Array<T> seed, bool retain_graph) {
+    const std::uint64_t sweep = next_sweep_id();
+    count_consumers(root, sweep);
+
+    if (root.adjoint)
+        xt::noalias(static_cast<Array<T>&>(*root.adjoint)) += seed;
+    else
+        root.adjoint = std::make_shared<Value<T>>(std::move(seed));
+
+    std::vector<Node<T>*> ready{&root};
+    while (!ready.empty()) {
+        Node<T>& node = *ready.back();
+        ready.pop_back();
+        if (node.is_leaf())
+            continue; // its adjoint is the gradient the user reads
+        if (node.adjoint) {
+            InputGrads<T> input_grads(node);
+            node.backward(*node.adjoint, input_grads);
+        }
+        node.adjoint.reset();
+        if (!retain_graph)
+            node.release();
+        for (std::size_t i = 0; i < node.input_count; ++i) {
+            Node<T>* input = node.inputs[i].get();
+            if (input && --input->pending_consumers == 0)
+                ready.push_back(input);
+        }
+    }
+}
+
+template void run_backward(Node<float>&, Array<float>, bool);
+template void run_backward(Node<double>&, Array<double>, bool);
+
+} // namespace tapegrad::detail

@@ -1,0 +1,83 @@
+#include "engine/shape.hpp"
+
+#include "tapegrad/errors.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace tapegrad::detail {
+
+template <class S> std::string format_shape(const S& shape) {
+    if (shape.size() == 1)
+        return fmt::format("({},)", shape[0]);
+    return fmt::format("({})", fmt::join(shape.begin(), shape.end(), ", "));
+}
+template std::string format_shape(const ArrayShape&);
+template std::string format_shape(const Shape&);
+
+ArrayShape broadcast_shapes(const char* op, const ArrayShape& a, const ArrayShape& b) {
+    const std::size_t rank = std::max(a.size(), b.size());
+    ArrayShape out(rank);
+    for (std::size_t k = 0; k < rank; ++k) {
+        // Align from the right; a missing leading axis acts as size 1.
+        const std::size_t da = k + a.size() >= rank ? a[k + a.size() - rank] : 1;
+        const std::size_t db = k + b.size() >= rank ? b[k + b.size() - rank] : 1;
+        if (da != db && da != 1 && db != 1) {
+            throw ShapeError(fmt::format("{}: shapes {} and {} cannot be broadcast together", op,
+                                         format_shape(a), format_shape(b)));
+        }
+        out[k] = da == 1 ? db : da;
+    }
+    return out;
+}
+
+std::size_t normalize_axis(const char* op, int axis, std::size_t rank) {
+    const auto signed_rank = static_cast<long>(rank);
+    if (axis < -signed_rank || axis >= signed_rank) {
+        throw IndexError(
+            fmt::format("{}: axis {} is out of range for a tensor of rank {}", op, axis, rank));
+    }
+    return static_cast<std::size_t>(axis < 0 ? axis + signed_rank : axis);
+}
+
+std::vector<std::size_t> normalize_axes(const char* op, const std::vector<int>& axes,
+                                        std::size_t rank) {
+    std::vector<std::size_t> result;
+    for (int axis : axes)
+        result.push_back(normalize_axis(op, axis, rank));
+    std::sort(result.begin(), result.end());
+    if (std::adjacent_find(result.begin(), result.end()) != result.end()) {
+        throw IndexError(fmt::format("{}: axes ({}) repeat an axis", op, fmt::join(axes, ", ")));
+    }
+    return result;
+}
+
+template <class T> Array<T> reduce_to_shape(const Array<T>& gradient, const ArrayShape& shape) {
+    const std::size_t extra = gradient.dimension() - shape.size();
+    std::vector<std::size_t> axes;
+    for (std::size_t k = 0; k < gradient.dimension(); ++k) {
+        if (k < extra || (shape[k - extra] == 1 && gradient.shape()[k] != 1))
+            axes.push_back(k);
+    }
+    Array<T> reduced = xt::sum(gradient, axes, xt::evaluation_strategy::immediate);
+    reduced.reshape(shape);
+    return reduced;
+}
+template Array<float> reduce_to_shape(const Array<float>&, const ArrayShape&);
+template Array<double> reduce_to_shape(const Array<double>&, const ArrayShape&);
+
+AxisView view_around_axis(const ArrayShape& shape, std::size_t axis) {
+    AxisView view;
+    for (std::size_t k = 0; k < shape.size(); ++k) {
+        if (k < axis)
+            view.outer *= shape[k];
+        else if (k == axis)
+            view.extent = shape[k];
+        else
+            view.inner *= shape[k];
+    }
+    return view;
+}
+
+} // namespace tapegrad::detail

@@ -1,0 +1,42 @@
+#pragma once
+// Shape arithmetic shared by the ops: formatting for messages, broadcasting, axes.
+
+#include "tapegrad/tensor.hpp"
+#include "tapegrad/xtensor.hpp"
+
+#include <string>
+#include <vector>
+
+namespace tapegrad::detail {
+
+using ArrayShape = xt::svector<std::size_t, 4>;
+
+/// "(128, 784)"; a rank-0 shape is "()".
+template <class S> std::string format_shape(const S& shape);
+
+/// The NumPy broadcast of two shapes; throws ShapeError naming `op` and both shapes.
+ArrayShape broadcast_shapes(const char* op, const ArrayShape& a, const ArrayShape& b);
+
+/// `axis` in [-rank, rank) made non-negative; throws IndexError naming `op`.
+std::size_t normalize_axis(const char* op, int axis, std::size_t rank);
+
+/// Sorted distinct non-negative axes; throws IndexError on a bad or repeated axis.
+std::vector<std::size_t> normalize_axes(const char* op, const std::vector<int>& axes,
+                                        std::size_t rank);
+
+/// Sums `gradient` (shape broadcast from `shape`) back down to `shape`.
+template <class T> Array<T> reduce_to_shape(const Array<T>& gradient, const ArrayShape& shape);
+
+/// An array of `shape`, elements uninitialised.
+template <class T> Array<T> empty_array(const ArrayShape& shape) {
+    return Array<T>::from_shape(shape);
+}
+
+/// (outer, extent, inner) sizes that view `shape` as a 3-D block around `axis`, for loops
+/// that run along one axis of a row-major array.
+struct AxisView {
+    std::size_t outer = 1, extent = 1, inner = 1;
+};
+AxisView view_around_axis(const ArrayShape& shape, std::size_t axis);
+
+} // namespace tapegrad::detail

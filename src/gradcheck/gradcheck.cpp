@@ -1,0 +1,130 @@
+#include "tapegrad/gradcheck.hpp"
+
+#include "tapegrad/errors.hpp"
+#include "tapegrad/grad_mode.hpp"
+#include "tapegrad/xtensor.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <random>
+
+namespace tapegrad {
+
+namespace {
+
+Shape unravel(std::size_t flat, const Shape& shape) {
+    Shape index(shape.size());
+    for (std::size_t k = shape.size(); k-- > 0;) {
+        index[k] = flat % shape[k];
+        flat /= shape[k];
+    }
+    return index;
+}
+
+/// <R, y>, accumulated in double.
+template <class T> double project(const Tensor<T>& y, const Tensor<T>& r) {
+    double total = 0;
+    for (std::size_t i = 0; i < y.size(); ++i)
+        total += double(y.data()[i]) * double(r.data()[i]);
+    return total;
+}
+
+template <class T> Tensor<T> random_like(const Tensor<T>& y, unsigned seed) {
+    std::mt19937 generator(seed);
+    std::normal_distribution<double> normal;
+    std::vector<T> values(y.size());
+    for (T& v : values)
+        v = static_cast<T>(normal(generator));
+    return Tensor<T>(y.shape(), std::move(values));
+}
+
+template <class T>
+GradcheckResult check(const GradcheckFunction<T>& f, const std::vector<Tensor<T>>& inputs,
+                      const GradcheckOptions& options) {
+    // Fresh leaves with copies of the values, so the caller's gradients stay as they were.
+    std::vector<Tensor<T>> leaves;
+    bool any_requires_grad = false;
+    for (const Tensor<T>& input : inputs) {
+        leaves.push_back(from_xtensor(as_xtensor(input), input.requires_grad()));
+        any_requires_grad = any_requires_grad || input.requires_grad();
+    }
+    if (!any_requires_grad)
+        throw GraphError("gradcheck: none of the inputs requires a gradient");
+
+    Tensor<T> y = f(leaves);
+    if (!y.requires_grad()) {
+        throw GraphError(fmt::format(
+            "gradcheck: the function's output (shape ({})) was not recorded from the inputs: it "
+            "does "
+            "not depend on any input that requires a gradient, or it was computed under NoGrad",
+            fmt::join(y.shape(), ", ")));
+    }
+    const Tensor<T> projection = random_like(y, options.seed);
+    y.backward(projection);
+
+    GradcheckResult result;
+    result.options = options;
+    double worst_excess = -1; // |error| / allowed error of the worst element so far
+    NoGrad no_grad;
+    for (std::size_t n = 0; n < leaves.size(); ++n) {
+        if (!leaves[n].requires_grad())
+            continue;
+        T* x = leaves[n].data();
+        const Tensor<T> analytic = leaves[n].grad();
+        for (std::size_t i = 0; i < leaves[n].size(); ++i) {
+            const T original = x[i];
+            x[i] = static_cast<T>(original + options.eps);
+            const double plus = project(f(leaves), projection);
+            x[i] = static_cast<T>(original - options.eps);
+            const double minus = project(f(leaves), projection);
+            x[i] = original;
+
+            const double numeric = (plus - minus) / (2 * options.eps);
+            const double exact = analytic.data()[i];
+            const double error = std::abs(exact - numeric);
+            const double allowed = options.atol + options.rtol * std::abs(numeric);
+            result.max_abs_error = std::max(result.max_abs_error, error);
+            if (numeric != 0)
+                result.max_rel_error = std::max(result.max_rel_error, error / std::abs(numeric));
+            if (!(error <= allowed))
+                result.passed = false; // NaN fails too
+            const double excess = std::isnan(error) ? INFINITY : error / allowed;
+            if (excess > worst_excess) {
+                worst_excess = excess;
+                result.worst = {n, unravel(i, leaves[n].shape()), exact, numeric};
+            }
+            ++result.elements_checked;
+        }
+    }
+    return result;
+}
+
+} // namespace
+
+std::string GradcheckResult::report() const {
+    return fmt::format("gradcheck {}: {} elements, max abs error {:.3e}, max rel error {:.3e} "
+                       "(eps {:g}, atol {:g}, rtol {:g})\n"
+                       "  worst: input {} at ({}): analytic {:.10g}, numeric {:.10g}",
+                       passed ? "passed" : "FAILED", elements_checked, max_abs_error, max_rel_error,
+                       options.eps, options.atol, options.rtol, worst.input,
+                       fmt::join(worst.index, ", "), worst.analytic, worst.numeric);
+}
+
+std::ostream& operator<<(std::ostream& out, const GradcheckResult& result) {
+    return out << result.report();
+}
+
+GradcheckResult gradcheck(const GradcheckFunction<double>& f,
+                          const std::vector<Tensor<double>>& inputs,
+                          const GradcheckOptions& options) {
+    return check(f, inputs, options);
+}
+
+GradcheckResult gradcheck(const GradcheckFunction<float>& f,
+                          const std::vector<Tensor<float>>& inputs,
+                          const GradcheckOptions& options) {
+    return check(f, inputs, options);
+}
+
+} // namespace tapegrad

@@ -1,0 +1,177 @@
+// Bad input: the exception type and a message that names the op and the shapes or values.
+
+#include "tapegrad/tapegrad.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace tapegrad {
+namespace {
+
+using D = Tensor<double>;
+using ::testing::HasSubstr;
+
+/// Runs `f`, expects an exception of type E and returns its message.
+template <class E, class F> std::string message_of(F&& f) {
+    try {
+        f();
+    } catch (const E& error) {
+        return error.what();
+    } catch (const std::exception& other) {
+        ADD_FAILURE() << "threw another type: " << other.what();
+        return {};
+    }
+    ADD_FAILURE() << "did not throw";
+    return {};
+}
+
+TEST(Errors, AllDeriveFromTheBase) {
+    EXPECT_THROW(matmul(D::ones({2, 3}), D::ones({2, 3})), Error);
+    EXPECT_THROW(matmul(D::ones({2, 3}), D::ones({2, 3})), std::exception);
+}
+
+TEST(Errors, MatmulShapes) {
+    const auto m = message_of<ShapeError>([] { matmul(D::ones({128, 784}), D::ones({512, 783})); });
+    EXPECT_EQ(m, "matmul: shapes (128, 784) and (512, 783) cannot be multiplied");
+    EXPECT_THAT(message_of<ShapeError>([] {
+                    matmul(D::ones({3}), D::ones({3, 2}));
+                }),
+                HasSubstr("(3,)"));
+    EXPECT_THAT(message_of<ShapeError>([] {
+                    matmul(D::ones({2, 2, 3}), D::ones({3, 3, 1}));
+                }),
+                HasSubstr("(2, 2, 3) and (3, 3, 1)"));
+}
+
+TEST(Errors, BroadcastShapesInEveryBinaryOp) {
+    const D a = D::ones({2, 3}), b = D::ones({4, 3});
+    EXPECT_THAT(message_of<ShapeError>([&] { a + b; }), HasSubstr("add: shapes (2, 3) and (4, 3)"));
+    EXPECT_THAT(message_of<ShapeError>([&] { a - b; }), HasSubstr("sub: shapes (2, 3) and (4, 3)"));
+    EXPECT_THAT(message_of<ShapeError>([&] { a* b; }), HasSubstr("mul: shapes (2, 3) and (4, 3)"));
+    EXPECT_THAT(message_of<ShapeError>([&] { a / b; }), HasSubstr("div: shapes (2, 3) and (4, 3)"));
+}
+
+TEST(Errors, LinearShapes) {
+    const auto m = message_of<ShapeError>([] {
+        linear(D::ones({8, 5}), D::ones({3, 4}), D::ones({3}));
+    });
+    EXPECT_THAT(m, HasSubstr("linear: X (8, 5) and W (3, 4)"));
+    EXPECT_THAT(message_of<ShapeError>([] {
+                    linear(D::ones({8, 4}), D::ones({3, 4}), D::ones({2}));
+                }),
+                HasSubstr("b (2,)"));
+}
+
+TEST(Errors, ShapeMismatchInLosses) {
+    EXPECT_THAT(message_of<ShapeError>([] {
+                    mse_loss(D::ones({2, 3}), D::ones({3, 2}));
+                }),
+                HasSubstr("mse_loss: shapes (2, 3) and (3, 2) must be equal"));
+    EXPECT_THAT(message_of<ShapeError>([] {
+                    cross_entropy(D::ones({2, 3}), D::ones({2, 4}));
+                }),
+                HasSubstr("cross_entropy: shapes (2, 3) and (2, 4)"));
+    EXPECT_THAT(message_of<ShapeError>([] {
+                    softmax_cross_entropy(D::ones({2, 3}), D::ones({2, 4}));
+                }),
+                HasSubstr("softmax_cross_entropy: shapes (2, 3) and (2, 4)"));
+    EXPECT_THAT(message_of<ShapeError>([] { softmax_cross_entropy(D::ones({6}), Labels{0}); }),
+                HasSubstr("got shape (6,)"));
+}
+
+TEST(Errors, BadAxis) {
+    EXPECT_EQ(message_of<IndexError>([] {
+                  sum(D::ones({2, 3}), {2});
+              }),
+              "sum: axis 2 is out of range for a tensor of rank 2");
+    EXPECT_THAT(message_of<IndexError>([] {
+                    softmax(D::ones({2, 3}), -3);
+                }),
+                HasSubstr("softmax: axis -3"));
+    EXPECT_THAT(message_of<IndexError>([] { max(D::ones({2, 3}), 5); }), HasSubstr("max: axis 5"));
+    EXPECT_THAT(message_of<IndexError>([] { mean(D::ones({2, 3}), {0, 0}); }), HasSubstr("repeat"));
+    EXPECT_THAT(message_of<IndexError>([] {
+                    transpose(D::ones({2, 3}), {0, 0});
+                }),
+                HasSubstr("transpose: (0, 0) is not a permutation"));
+}
+
+TEST(Errors, ReshapeToAWrongSize) {
+    EXPECT_EQ(message_of<ShapeError>([] {
+                  reshape(D::ones({2, 3}), {4, 2});
+              }),
+              "reshape: cannot reshape (2, 3) (6 elements) into (4, 2) (8 elements)");
+}
+
+TEST(Errors, LabelsOutOfRangeOrWrongCount) {
+    EXPECT_EQ(message_of<IndexError>([] {
+                  softmax_cross_entropy(D::ones({3, 10}), Labels{1, 12, 0});
+              }),
+              "softmax_cross_entropy: label 12 at row 1 is out of range for 10 classes");
+    EXPECT_THAT(message_of<IndexError>([] {
+                    nll_loss(D::ones({2, 4}), Labels{-1, 0});
+                }),
+                HasSubstr("label -1 at row 0"));
+    EXPECT_EQ(message_of<ShapeError>([] {
+                  softmax_cross_entropy(D::ones({128, 10}), Labels(100, 0));
+              }),
+              "softmax_cross_entropy: 100 labels for 128 rows of shape (128, 10)");
+}
+
+TEST(Errors, BackwardWithoutSeedOnNonScalar) {
+    D x = D::ones({2, 3}, true);
+    EXPECT_THAT(message_of<GraphError>([&] { (x * 2.0).backward(); }),
+                HasSubstr("backward: the tensor has shape (2, 3)"));
+    EXPECT_THAT(message_of<ShapeError>([&] { (x * 2.0).backward(D::ones({3})); }),
+                HasSubstr("seed shape (3,) does not match the tensor's shape (2, 3)"));
+}
+
+TEST(Errors, BackwardOnATensorWithoutGraph) {
+    EXPECT_THAT(message_of<GraphError>([] { sum(D::ones({2})).backward(); }),
+                HasSubstr("does not require a gradient"));
+}
+
+TEST(Errors, BackwardThroughAReleasedGraph) {
+    D x = D::ones({2, 3}, true);
+    D loss = sum(relu(x));
+    loss.backward();
+    EXPECT_THAT(message_of<GraphError>([&] { loss.backward(); }),
+                HasSubstr("the graph through 'sum' (output shape ()) was already freed"));
+}
+
+TEST(Errors, ItemOfManyElements) {
+    EXPECT_THAT(message_of<ValueError>([] {
+                    D::ones({2, 2}).item();
+                }),
+                HasSubstr("shape (2, 2) (4 elements)"));
+}
+
+TEST(Errors, TensorFromValuesOfTheWrongCount) {
+    EXPECT_EQ(message_of<ShapeError>([] {
+                  D({2, 3}, {1.0, 2.0});
+              }),
+              "Tensor: shape (2, 3) holds 6 elements, but 2 values were given");
+}
+
+TEST(Errors, GradOfANonLeaf) {
+    D x = D::ones({2}, true);
+    EXPECT_THAT(message_of<GraphError>([&] { (x * 2.0).grad(); }),
+                HasSubstr("was made by 'mul_scalar'"));
+    EXPECT_THAT(message_of<GraphError>([&] { (x * 2.0).set_requires_grad(false); }),
+                HasSubstr("only leaves"));
+}
+
+TEST(Errors, GradcheckOnAFunctionNotRecordedFromItsInputs) {
+    D x = D::ones({2}, true);
+    EXPECT_THAT(message_of<GraphError>([&] {
+                    gradcheck([](const std::vector<D>& in) { return in[0].detach() * 2.0; }, {x});
+                }),
+                HasSubstr("gradcheck: the function's output (shape (2)) was not recorded"));
+    EXPECT_THAT(message_of<GraphError>([] {
+                    gradcheck([](const std::vector<D>& in) { return in[0]; }, {D::ones({2})});
+                }),
+                HasSubstr("none of the inputs requires a gradient"));
+}
+
+} // namespace
+} // namespace tapegrad

@@ -1,0 +1,152 @@
+// Graph mechanics: accumulation of adjoints, leaves' gradients across calls, recording on
+// and off, retain_graph, deep graphs and the release of buffers.
+
+#include "random_tensors.hpp"
+#include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
+
+#include <gtest/gtest.h>
+
+namespace tapegrad {
+namespace {
+
+using D = Tensor<double>;
+
+D leaf(std::vector<double> values) {
+    const std::size_t n = values.size();
+    return D({n}, std::move(values), true);
+}
+
+TEST(Graph, ValueUsedTwiceGetsTheSumOfItsAdjoints) {
+    D x = leaf({1.5, -2.0});
+    sum(x * x).backward();
+    EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{3.0, -4.0}));
+}
+
+TEST(Graph, DiamondSumsBothPaths) {
+    // a = 2x; d = (a + 1)(3a) = 6x(2x + 1)  =>  dd/dx = 24x + 6
+    D x = leaf({0.5, -1.0, 2.0});
+    D a = x * 2.0;
+    D d = sum((a + 1.0) * (a * 3.0));
+    d.backward();
+    const std::vector<double> g = x.grad().to_vector();
+    for (std::size_t i = 0; i < g.size(); ++i)
+        EXPECT_DOUBLE_EQ(g[i], 24 * x.data()[i] + 6);
+}
+
+TEST(Graph, GradientsAccumulateUntilZeroGrad) {
+    D x = leaf({1.0, 2.0});
+    sum(x * 3.0).backward();
+    sum(x * 3.0).backward();
+    EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{6.0, 6.0}));
+    x.zero_grad();
+    EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{0.0, 0.0}));
+    sum(x * 5.0).backward();
+    EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{5.0, 5.0}));
+}
+
+TEST(Graph, GradHasTheLeafShapeAndIsZeroBeforeBackward) {
+    D w = D::ones({2, 3}, true);
+    EXPECT_FALSE(w.has_grad());
+    EXPECT_EQ(w.grad().shape(), (Shape{2, 3}));
+    EXPECT_EQ(w.grad().to_vector(), std::vector<double>(6, 0.0));
+    D b = D::ones({3}, true);
+    sum(w + b).backward(); // b is broadcast over 2 rows
+    EXPECT_EQ(b.grad().shape(), (Shape{3}));
+    EXPECT_EQ(b.grad().to_vector(), (std::vector<double>{2.0, 2.0, 2.0}));
+}
+
+TEST(Graph, NoGradRecordsNothing) {
+    D x = leaf({1.0});
+    D y;
+    {
+        NoGrad guard;
+        EXPECT_FALSE(grad_enabled());
+        y = x * 2.0;
+    }
+    EXPECT_TRUE(grad_enabled());
+    EXPECT_FALSE(y.requires_grad());
+    EXPECT_TRUE((x * 2.0).requires_grad());
+}
+
+TEST(Graph, ConstantsRecordNothing) {
+    const std::size_t before = live_node_count();
+    D a = D::ones({4});
+    D y = tanh(a * a + 1.0);
+    EXPECT_FALSE(y.requires_grad());
+    EXPECT_EQ(live_node_count(), before);
+}
+
+TEST(Graph, SecondBackwardThroughReleasedGraphThrows) {
+    D x = leaf({1.0, 2.0});
+    D y = sum(tanh(x));
+    y.backward();
+    EXPECT_THROW(y.backward(), GraphError);
+}
+
+TEST(Graph, RetainGraphAllowsASecondBackward) {
+    D x = leaf({1.0, 2.0});
+    D y = sum(tanh(x));
+    y.backward(true);
+    const std::vector<double> once = x.grad().to_vector();
+    y.backward();
+    const std::vector<double> twice = x.grad().to_vector();
+    for (std::size_t i = 0; i < once.size(); ++i)
+        EXPECT_DOUBLE_EQ(twice[i], 2 * once[i]);
+    EXPECT_THROW(y.backward(), GraphError);
+}
+
+TEST(Graph, NonScalarBackwardTakesASeed) {
+    D x = leaf({1.0, 2.0, 3.0});
+    D y = x * x;
+    y.backward(D({3}, {1.0, 0.0, -1.0}));
+    EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{2.0, 0.0, -6.0}));
+}
+
+TEST(Graph, DetachCutsTheGraph) {
+    D x = leaf({3.0});
+    D y = x * x.detach(); // d/dx = x, not 2x
+    y.backward();
+    EXPECT_DOUBLE_EQ(x.grad().item(), 3.0);
+    EXPECT_FALSE(x.detach().requires_grad());
+}
+
+TEST(Graph, MillionOpChainBackpropagatesAndIsFreed) {
+    const std::size_t before = live_node_count();
+    {
+        D x = leaf({1.0});
+        D y = x;
+        for (int i = 0; i < 1000000; ++i)
+            y = y + 1e-6;
+        EXPECT_EQ(live_node_count(), before + 1000001);
+        y.backward();
+        EXPECT_DOUBLE_EQ(x.grad().item(), 1.0);
+        EXPECT_NEAR(y.item(), 2.0, 1e-9);
+    } // dropping y destroys the chain iteratively
+    EXPECT_EQ(live_node_count(), before);
+}
+
+TEST(Graph, NodesDieWithTheirGraph) {
+    const std::size_t before = live_node_count();
+    D w = D::ones({3, 2}, true);
+    {
+        D loss = sum(relu(matmul(D::ones({4, 3}), w)));
+        EXPECT_GT(live_node_count(), before + 1);
+        loss.backward();
+    }
+    EXPECT_EQ(live_node_count(), before + 1); // w's leaf
+}
+
+TEST(Graph, BackwardReleasesSavedValuesAndInteriorAdjoints) {
+    D x = leaf({0.5, -0.5});
+    D hidden = tanh(x); // tanh saves its output
+    std::weak_ptr<const Array<double>> saved_output = hidden.value_ptr();
+    D loss = sum(hidden * 2.0);
+    hidden = D(); // only the graph holds tanh's output now
+    EXPECT_FALSE(saved_output.expired());
+    loss.backward();
+    EXPECT_TRUE(saved_output.expired()); // released by the sweep, while loss still lives
+}
+
+} // namespace
+} // namespace tapegrad

@@ -1,0 +1,51 @@
+// gradcheck itself: it must fail on a wrong gradient and say where.
+
+#include "ops/record.hpp"
+#include "tapegrad/tapegrad.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace tapegrad {
+namespace {
+
+using D = Tensor<double>;
+
+/// y = x^2 with a deliberately wrong backward (dx = 3x dy) at element 2.
+D square_with_bug(const D& x) {
+    using namespace detail;
+    D y = result<double>(value(x) * value(x));
+    if (recording(x))
+        record("buggy_square", y, {x},
+               [X = saved(x)](const Array<double>& dy, InputGrads<double>& d) {
+                   Array<double> dx = 2.0 * *X * dy;
+                   dx(2) = 3.0 * (*X)(2) * dy(2);
+                   d.add(0, std::move(dx));
+               });
+    return y;
+}
+
+TEST(Gradcheck, FailsOnAWrongGradientAndNamesTheElement) {
+    D x({4}, {0.5, 1.0, 1.5, 2.0}, true);
+    const GradcheckResult result =
+        gradcheck([](const std::vector<D>& in) { return square_with_bug(in[0]); }, {x});
+    EXPECT_FALSE(result.passed);
+    EXPECT_EQ(result.worst.input, 0u);
+    EXPECT_EQ(result.worst.index, (Shape{2}));
+    EXPECT_NEAR(result.worst.analytic / result.worst.numeric, 1.5, 1e-6);
+    EXPECT_THAT(result.report(), ::testing::HasSubstr("FAILED"));
+    EXPECT_THAT(result.report(), ::testing::HasSubstr("input 0 at (2)"));
+}
+
+TEST(Gradcheck, PassesAndLeavesTheCallersGradientsAlone) {
+    D x({3}, {0.5, 1.0, 1.5}, true);
+    const GradcheckResult result =
+        gradcheck([](const std::vector<D>& in) { return tanh(in[0]); }, {x});
+    EXPECT_TRUE(result.passed) << result;
+    EXPECT_EQ(result.elements_checked, 3u);
+    EXPECT_LT(result.max_abs_error, 1e-8);
+    EXPECT_FALSE(x.has_grad());
+}
+
+} // namespace
+} // namespace tapegrad

@@ -1,0 +1,494 @@
+#include "tapegrad/errors.hpp"
+#include "tapegrad/io/npz.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace {
+
+using tapegrad::FormatError;
+using tapegrad::ShapeError;
+using tapegrad::ValueError;
+using tapegrad::io::decode_npy;
+using tapegrad::io::encode_npy;
+using tapegrad::io::load_npz;
+using tapegrad::io::NamedArray;
+using tapegrad::io::parse_npz;
+using tapegrad::io::save_npz;
+using testing::HasSubstr;
+namespace fs = std::filesystem;
+using Bytes = std::vector<std::uint8_t>;
+
+Bytes to_bytes(const std::string& text) {
+    return Bytes(text.begin(), text.end());
+}
+
+void append_le(Bytes& out, std::uint64_t value, int width) {
+    for (int i = 0; i < width; ++i) {
+        out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
+    }
+}
+
+// Builds an .npy file by hand from a header dict, padded the way NumPy pads it.
+Bytes npy_bytes(const std::string& dict, const Bytes& data, int major = 1) {
+    const std::size_t prefix = major == 1 ? 10 : 12;
+    std::string header = dict;
+    while ((prefix + header.size() + 1) % 64 != 0) {
+        header += ' ';
+    }
+    header += '\n';
+    Bytes bytes = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<std::uint8_t>(major), 0};
+    append_le(bytes, header.size(), major == 1 ? 2 : 4);
+    bytes.insert(bytes.end(), header.begin(), header.end());
+    bytes.insert(bytes.end(), data.begin(), data.end());
+    return bytes;
+}
+
+Bytes float32_data(const std::vector<float>& values) {
+    Bytes data;
+    for (const float value : values) {
+        std::uint32_t bits;
+        std::memcpy(&bits, &value, sizeof bits);
+        append_le(data, bits, 4);
+    }
+    return data;
+}
+
+Bytes raw_deflate(const Bytes& input) {
+    z_stream stream{};
+    EXPECT_EQ(
+        deflateInit2(&stream, Z_BEST_COMPRESSION, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+        Z_OK);
+    Bytes output(deflateBound(&stream, static_cast<uLong>(input.size())));
+    stream.next_in = const_cast<Bytef*>(input.data());
+    stream.avail_in = static_cast<uInt>(input.size());
+    stream.next_out = output.data();
+    stream.avail_out = static_cast<uInt>(output.size());
+    EXPECT_EQ(deflate(&stream, Z_FINISH), Z_STREAM_END);
+    output.resize(stream.total_out);
+    deflateEnd(&stream);
+    return output;
+}
+
+struct ZipEntry {
+    std::string name;
+    Bytes contents;
+    std::uint16_t method = 0; // 0 stored, 8 deflated; anything else is written stored
+};
+
+// An independent, minimal ZIP writer, so that archives the library would never write (other
+// dtypes, deflated or duplicate entries) can be tested.
+Bytes make_zip(const std::vector<ZipEntry>& entries) {
+    Bytes archive;
+    Bytes directory;
+    for (const ZipEntry& entry : entries) {
+        const Bytes data = entry.method == 8 ? raw_deflate(entry.contents) : entry.contents;
+        const auto fields = [&](Bytes& out) {
+            append_le(out, 20, 2);
+            append_le(out, 0, 2);
+            append_le(out, entry.method, 2);
+            append_le(out, 0, 2);    // time 00:00
+            append_le(out, 0x21, 2); // date 1980-01-01, as tapegrad writes
+            append_le(out,
+                      crc32(0, entry.contents.data(), static_cast<uInt>(entry.contents.size())), 4);
+            append_le(out, data.size(), 4);
+            append_le(out, entry.contents.size(), 4);
+            append_le(out, entry.name.size(), 2);
+            append_le(out, 0, 2);
+        };
+        append_le(directory, 0x02014b50, 4);
+        append_le(directory, 20, 2);
+        fields(directory);
+        append_le(directory, 0, 6); // comment length, disk number, internal attributes
+        append_le(directory, 0, 4); // external attributes
+        append_le(directory, archive.size(), 4);
+        directory.insert(directory.end(), entry.name.begin(), entry.name.end());
+
+        append_le(archive, 0x04034b50, 4);
+        fields(archive);
+        archive.insert(archive.end(), entry.name.begin(), entry.name.end());
+        archive.insert(archive.end(), data.begin(), data.end());
+    }
+    const std::size_t directory_offset = archive.size();
+    archive.insert(archive.end(), directory.begin(), directory.end());
+    append_le(archive, 0x06054b50, 4);
+    append_le(archive, 0, 4);
+    append_le(archive, entries.size(), 2);
+    append_le(archive, entries.size(), 2);
+    append_le(archive, directory.size(), 4);
+    append_le(archive, directory_offset, 4);
+    append_le(archive, 0, 2);
+    return archive;
+}
+
+const std::string kFloatDict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }";
+
+// Runs `action`, which must throw FormatError, and returns the message.
+template <class Action> std::string format_error_of(Action action) {
+    try {
+        action();
+    } catch (const FormatError& error) {
+        return error.what();
+    }
+    ADD_FAILURE() << "expected FormatError";
+    return "";
+}
+
+std::string npz_error(const Bytes& archive) {
+    return format_error_of([&] { parse_npz(archive.data(), archive.size(), "test.npz"); });
+}
+
+std::string npy_error(const Bytes& npy) {
+    return format_error_of([&] { decode_npy(npy.data(), npy.size(), "w"); });
+}
+
+// Bit-exact comparison, so that -0.0 and NaN payloads count too.
+void expect_same_array(const NamedArray& actual, const NamedArray& expected) {
+    EXPECT_EQ(actual.name, expected.name);
+    EXPECT_EQ(actual.shape, expected.shape);
+    ASSERT_EQ(actual.values.size(), expected.values.size()) << expected.name;
+    EXPECT_EQ(std::memcmp(actual.values.data(), expected.values.data(),
+                          expected.values.size() * sizeof(float)),
+              0)
+        << expected.name;
+}
+
+std::vector<NamedArray> sample_arrays() {
+    std::vector<float> cube(2 * 3 * 4);
+    for (std::size_t i = 0; i < cube.size(); ++i) {
+        cube[i] = static_cast<float>(i) * 0.1f - 1.0f;
+    }
+    return {
+        {"fc1.weight", {2, 3, 4}, cube},
+        {"scale", {}, {3.25f}},
+        {"fc1.bias",
+         {6},
+         {-0.0f, 1e-45f, std::numeric_limits<float>::max(), std::numeric_limits<float>::infinity(),
+          std::numeric_limits<float>::quiet_NaN(), -7.5f}},
+        {"matrix", {1, 2}, {1.0f, 2.0f}},
+    };
+}
+
+class NpzFiles : public testing::Test {
+protected:
+    void SetUp() override {
+        std::string pattern = (fs::temp_directory_path() / "tapegrad-npz-XXXXXX").string();
+        ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+        dir_ = pattern;
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+    Bytes read_back(const std::string& file) const {
+        std::ifstream in(file, std::ios::binary);
+        return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+
+    std::string write(const std::string& name, const Bytes& bytes) const {
+        std::ofstream out(path(name), std::ios::binary);
+        out.write(reinterpret_cast<const char*>(bytes.data()),
+                  static_cast<std::streamsize>(bytes.size()));
+        return path(name);
+    }
+
+    fs::path dir_;
+};
+
+// ---- NPY ------------------------------------------------------------------------------------
+
+TEST(Npy, EncodesNumpyLayout) {
+    const std::string npy = encode_npy({"w", {2, 3}, {1, 2, 3, 4, 5, 6}});
+    ASSERT_GE(npy.size(), 10u);
+    EXPECT_EQ(npy.substr(0, 8), std::string("\x93NUMPY\x01\x00", 8));
+    const std::size_t header_size =
+        static_cast<unsigned char>(npy[8]) | static_cast<unsigned char>(npy[9]) << 8;
+    EXPECT_EQ((10 + header_size) % 64, 0u);
+    EXPECT_EQ(npy.size(), 10 + header_size + 6 * 4);
+    const std::string header = npy.substr(10, header_size);
+    EXPECT_EQ(header.rfind("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 0), 0u);
+    EXPECT_EQ(header.back(), '\n');
+    EXPECT_EQ(npy.substr(10 + header_size, 4), std::string("\x00\x00\x80\x3f", 4)); // 1.0f
+}
+
+TEST(Npy, ShapeSpellings) {
+    EXPECT_THAT(encode_npy({"s", {}, {1}}), HasSubstr("'shape': (), }"));
+    EXPECT_THAT(encode_npy({"v", {3}, {1, 2, 3}}), HasSubstr("'shape': (3,), }"));
+    EXPECT_THAT(encode_npy({"e", {0, 5}, {}}), HasSubstr("'shape': (0, 5), }"));
+}
+
+TEST(Npy, RoundTrip) {
+    for (const NamedArray& array : sample_arrays()) {
+        const std::string npy = encode_npy(array);
+        const NamedArray decoded =
+            decode_npy(reinterpret_cast<const std::uint8_t*>(npy.data()), npy.size(), array.name);
+        expect_same_array(decoded, array);
+    }
+}
+
+TEST(Npy, EncodeRejectsValueCountMismatch) {
+    try {
+        encode_npy({"w", {2, 3}, {1, 2, 3, 4, 5}});
+        ADD_FAILURE() << "expected ShapeError";
+    } catch (const ShapeError& error) {
+        EXPECT_THAT(error.what(), HasSubstr("entry 'w' has shape (2, 3) but 5 values"));
+    }
+}
+
+TEST(Npy, TolerantHeaderParsing) {
+    const Bytes data = float32_data({1.5f, -2.0f});
+    for (const std::string dict : {
+             "{'shape': (2,), 'fortran_order': False, 'descr': '<f4'}",
+             "{ \"descr\" :\"<f4\",'fortran_order':False,'shape':( 2 , ) }",
+             "{'descr': '<f4', 'fortran_order': False, 'shape': (2L,), }",
+             "{'descr': '<f4', 'fortran_order': False, 'shape': (2)}",
+         }) {
+        const Bytes npy = npy_bytes(dict, data);
+        const NamedArray array = decode_npy(npy.data(), npy.size(), "w");
+        EXPECT_EQ(array.shape, (std::vector<std::size_t>{2})) << dict;
+        EXPECT_EQ(array.values, (std::vector<float>{1.5f, -2.0f})) << dict;
+    }
+}
+
+TEST(Npy, ScalarAndVersion2) {
+    const Bytes scalar =
+        npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (), }", float32_data({4}));
+    EXPECT_EQ(decode_npy(scalar.data(), scalar.size(), "s").shape.size(), 0u);
+    const Bytes version2 = npy_bytes(kFloatDict, float32_data({1, 2}), 2);
+    EXPECT_EQ(decode_npy(version2.data(), version2.size(), "v").values, (std::vector<float>{1, 2}));
+}
+
+TEST(Npy, RejectsOtherDtypes) {
+    const Bytes npy =
+        npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", Bytes(16, 0));
+    EXPECT_THAT(npy_error(npy),
+                HasSubstr("decode_npy: entry 'w' has dtype '<f8', expected '<f4' (float32)"));
+    const Bytes big_endian = npy_bytes("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }",
+                                       float32_data({1, 2}));
+    EXPECT_THAT(npy_error(big_endian), HasSubstr("has dtype '>f4'"));
+}
+
+TEST(Npy, RejectsFortranOrder) {
+    const Bytes npy = npy_bytes("{'descr': '<f4', 'fortran_order': True, 'shape': (1, 2), }",
+                                float32_data({1, 2}));
+    EXPECT_THAT(npy_error(npy), HasSubstr("entry 'w' is stored in Fortran order"));
+}
+
+TEST(Npy, RejectsDataLengthMismatch) {
+    const std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
+    const std::string truncated = npy_error(npy_bytes(dict, Bytes(20, 0)));
+    EXPECT_THAT(truncated,
+                HasSubstr("entry 'w' with shape (2, 3) needs 24 bytes of float32 data, has 20"));
+    EXPECT_THAT(truncated, HasSubstr("truncated"));
+    EXPECT_THAT(npy_error(npy_bytes(dict, Bytes(28, 0))), HasSubstr("has 28 (trailing bytes)"));
+}
+
+TEST(Npy, RejectsMalformedHeaders) {
+    const Bytes data = float32_data({1, 2});
+    EXPECT_THAT(npy_error(npy_bytes("{'descr': '<f4', 'shape': (2,)}", data)),
+                HasSubstr("key 'fortran_order' is missing"));
+    EXPECT_THAT(npy_error(npy_bytes(
+                    "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}", data)),
+                HasSubstr("unexpected key 'x'"));
+    EXPECT_THAT(npy_error(npy_bytes("{'descr': '<f4', 'descr': '<f4'}", data)),
+                HasSubstr("key 'descr' appears twice"));
+    EXPECT_THAT(npy_error(npy_bytes("{'descr': '<f4', 'fortran_order': 0, 'shape': (2,)}", data)),
+                HasSubstr("expected True or False"));
+    EXPECT_THAT(
+        npy_error(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,)}", data)),
+        HasSubstr("expected a dimension"));
+    EXPECT_THAT(
+        npy_error(npy_bytes(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}", data)),
+        HasSubstr("dimension too large"));
+    EXPECT_THAT(npy_error(npy_bytes("{'descr': '<f4'", data)), HasSubstr("expected '}'"));
+    EXPECT_THAT(npy_error(npy_bytes("{'descr: '<f4'}", data)), HasSubstr("expected ':'"));
+}
+
+TEST(Npy, RejectsBadPrefixes) {
+    EXPECT_THAT(npy_error(to_bytes("NUMPY\x01\x00\x00\x00")), HasSubstr("not an NPY array"));
+    Bytes version3 = npy_bytes(kFloatDict, float32_data({1, 2}));
+    version3[6] = 3;
+    EXPECT_THAT(npy_error(version3), HasSubstr("NPY version 3.0, expected 1.0 or 2.0"));
+    Bytes long_header = npy_bytes(kFloatDict, {});
+    long_header[9] = 0x7f;
+    EXPECT_THAT(npy_error(long_header), HasSubstr("has an NPY header of"));
+}
+
+TEST(Npy, OverflowingShapeIsRejected) {
+    const Bytes npy = npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': "
+                                "(4294967296, 4294967296, 4294967296), }",
+                                {});
+    EXPECT_THAT(npy_error(npy), HasSubstr("too large to address"));
+}
+
+// ---- NPZ ------------------------------------------------------------------------------------
+
+TEST_F(NpzFiles, RoundTripKeepsOrderAndExactValues) {
+    const std::vector<NamedArray> arrays = sample_arrays();
+    save_npz(path("params.npz"), arrays);
+    EXPECT_FALSE(fs::exists(path("params.npz.tmp")));
+    const std::vector<NamedArray> loaded = load_npz(path("params.npz"));
+    ASSERT_EQ(loaded.size(), arrays.size());
+    for (std::size_t i = 0; i < arrays.size(); ++i) {
+        expect_same_array(loaded[i], arrays[i]);
+    }
+}
+
+TEST_F(NpzFiles, EmptyArchiveRoundTrip) {
+    save_npz(path("empty.npz"), {});
+    EXPECT_EQ(read_back(path("empty.npz")).size(), 22u); // just the end record
+    EXPECT_TRUE(load_npz(path("empty.npz")).empty());
+}
+
+TEST_F(NpzFiles, SavingIsReproducibleAndReplacesTheFile) {
+    save_npz(path("a.npz"), {{"x", {1}, {1}}});
+    save_npz(path("a.npz"), sample_arrays());
+    save_npz(path("b.npz"), sample_arrays());
+    EXPECT_EQ(read_back(path("a.npz")), read_back(path("b.npz")));
+}
+
+TEST_F(NpzFiles, EntriesAreStoredNpyFiles) {
+    save_npz(path("a.npz"), {{"w", {2}, {1, 2}}});
+    const Bytes archive = read_back(path("a.npz"));
+    const std::string expected = encode_npy({"w", {2}, {1, 2}});
+    EXPECT_EQ(archive, make_zip({{"w.npy", to_bytes(expected)}}));
+}
+
+TEST_F(NpzFiles, SaveValidatesArrays) {
+    EXPECT_THROW(save_npz(path("a.npz"), {{"w", {2, 2}, {1}}}), ShapeError);
+    EXPECT_THROW(save_npz(path("a.npz"), {{"w", {1}, {1}}, {"w", {1}, {2}}}), ValueError);
+    EXPECT_THROW(save_npz(path("a.npz"), {{"", {1}, {1}}}), ValueError);
+    EXPECT_FALSE(fs::exists(path("a.npz")));
+    EXPECT_FALSE(fs::exists(path("a.npz.tmp")));
+}
+
+TEST_F(NpzFiles, UnwritablePath) {
+    const std::string file = path("no-such-dir/a.npz");
+    const std::string message = format_error_of([&] { save_npz(file, sample_arrays()); });
+    EXPECT_THAT(message, HasSubstr("save_npz: " + file));
+    EXPECT_THAT(message, HasSubstr("cannot create " + file + ".tmp"));
+}
+
+TEST_F(NpzFiles, MissingFile) {
+    const std::string file = path("absent.npz");
+    EXPECT_THAT(format_error_of([&] { load_npz(file); }),
+                HasSubstr("load_npz: " + file + ": cannot open file"));
+}
+
+TEST_F(NpzFiles, Float64EntryIsNamed) {
+    const Bytes f8 =
+        npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", Bytes(32, 0));
+    const std::string file =
+        write("params.npz", make_zip({{"fc1.bias.npy", npy_bytes(kFloatDict, float32_data({1, 2}))},
+                                      {"fc1.weight.npy", f8}}));
+    EXPECT_THAT(format_error_of([&] { load_npz(file); }),
+                HasSubstr("load_npz: " + file +
+                          ": entry 'fc1.weight' has dtype '<f8', expected '<f4' (float32)"));
+}
+
+TEST_F(NpzFiles, DeflatedEntriesLoad) {
+    std::vector<float> values(1000);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        values[i] = static_cast<float>(i % 7);
+    }
+    const Bytes npy = npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (10, 100), }",
+                                float32_data(values));
+    const Bytes archive = make_zip(
+        {{"big.npy", npy, 8}, {"small.npy", npy_bytes(kFloatDict, float32_data({1, 2})), 0}});
+    ASSERT_LT(archive.size(), npy.size()); // the entry really is compressed
+    const std::vector<NamedArray> arrays = parse_npz(archive.data(), archive.size(), "mem");
+    ASSERT_EQ(arrays.size(), 2u);
+    EXPECT_EQ(arrays[0].name, "big");
+    EXPECT_EQ(arrays[0].shape, (std::vector<std::size_t>{10, 100}));
+    EXPECT_EQ(arrays[0].values, values);
+    EXPECT_EQ(arrays[1].values, (std::vector<float>{1, 2}));
+}
+
+TEST_F(NpzFiles, EveryPrefixIsRejected) {
+    save_npz(path("small.npz"), {{"a", {2}, {1, 2}}, {"b", {}, {3}}});
+    const Bytes archive = read_back(path("small.npz"));
+    for (std::size_t length = 0; length < archive.size(); ++length) {
+        // A copy of exactly `length` bytes, so the sanitizer sees any read past the end.
+        const Bytes prefix(archive.begin(), archive.begin() + static_cast<std::ptrdiff_t>(length));
+        EXPECT_THROW(parse_npz(prefix.data(), prefix.size(), "prefix"), FormatError) << length;
+    }
+    EXPECT_EQ(parse_npz(archive.data(), archive.size(), "whole").size(), 2u);
+    EXPECT_THAT(npz_error(Bytes(archive.begin(), archive.end() - 1)),
+                HasSubstr("no end-of-central-directory record"));
+}
+
+TEST_F(NpzFiles, EveryPrefixOfADeflatedArchiveIsRejected) {
+    const Bytes archive = make_zip({{"a.npy", npy_bytes(kFloatDict, float32_data({1, 2})), 8}});
+    for (std::size_t length = 0; length < archive.size(); ++length) {
+        const Bytes prefix(archive.begin(), archive.begin() + static_cast<std::ptrdiff_t>(length));
+        EXPECT_THROW(parse_npz(prefix.data(), prefix.size(), "prefix"), FormatError) << length;
+    }
+}
+
+TEST_F(NpzFiles, FlippedDataByteFailsCrc) {
+    save_npz(path("a.npz"), {{"w", {4}, {1, 2, 3, 4}}});
+    Bytes archive = read_back(path("a.npz"));
+    // The float data is the last 16 bytes of the only entry, just before the directory.
+    const std::size_t directory_size = 46 + 5;
+    archive[archive.size() - 22 - directory_size - 3] ^= 0x01;
+    const std::string message = npz_error(archive);
+    EXPECT_THAT(message, HasSubstr("parse_npz: test.npz: entry 'w.npy' fails its CRC-32 check"));
+}
+
+TEST_F(NpzFiles, CorruptDeflateStream) {
+    Bytes archive = make_zip({{"a.npy", npy_bytes(kFloatDict, float32_data({1, 2})), 8}});
+    archive[30 + 5] = 0xff; // first byte of the deflate data: an invalid block type
+    EXPECT_THAT(npz_error(archive), HasSubstr("entry 'a.npy'"));
+}
+
+TEST_F(NpzFiles, ImplausibleDeflatedSizeIsRejected) {
+    Bytes archive = make_zip({{"a.npy", npy_bytes(kFloatDict, float32_data({1, 2})), 8}});
+    // Claim 4 GiB - 2 bytes of output in the central directory.
+    const std::size_t size_field = archive.size() - 22 - (46 + 5) + 24;
+    for (int i = 0; i < 4; ++i) {
+        archive[size_field + i] = i == 0 ? 0xfe : 0xff;
+    }
+    EXPECT_THAT(npz_error(archive), HasSubstr("more than deflate can produce"));
+}
+
+TEST_F(NpzFiles, StructuralProblemsAreNamed) {
+    const Bytes npy = npy_bytes(kFloatDict, float32_data({1, 2}));
+    EXPECT_THAT(npz_error(make_zip({{"a.npy", npy}, {"a.npy", npy}})),
+                HasSubstr("entry 'a.npy' appears twice"));
+    EXPECT_THAT(npz_error(make_zip({{"notes.txt", to_bytes("hello")}})),
+                HasSubstr("entry 'notes.txt' is not a .npy file"));
+    EXPECT_THAT(npz_error(make_zip({{"a.npy", npy, 12}})),
+                HasSubstr("entry 'a.npy' uses compression method 12"));
+    EXPECT_THAT(npz_error(to_bytes("not a zip at all")), HasSubstr("not a ZIP archive"));
+}
+
+// Every single-byte change of a small archive either loads or throws FormatError; none may
+// crash or read out of bounds (run under the sanitizers).
+TEST_F(NpzFiles, MutationsNeverCrash) {
+    const Bytes archive = make_zip({{"a.npy", npy_bytes(kFloatDict, float32_data({1, 2})), 8},
+                                    {"b.npy", npy_bytes(kFloatDict, float32_data({3, 4}))}});
+    for (std::size_t position = 0; position < archive.size(); ++position) {
+        for (const std::uint8_t value : {0x00, 0x01, 0x7f, 0x80, 0xff}) {
+            Bytes mutated = archive;
+            mutated[position] = value;
+            try {
+                parse_npz(mutated.data(), mutated.size(), "mutated");
+            } catch (const FormatError&) {
+            }
+        }
+    }
+}
+
+} // namespace
