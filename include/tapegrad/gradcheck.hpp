@@ -24,10 +24,13 @@ struct GradcheckOptions {
     double eps = 1e-6;
     double atol = 1e-5;
     double rtol = 1e-3;
-    /// Seed of the random projection R.
+    /// Seed of the random projection R (and of the sampled elements).
     unsigned seed = 0;
+    /// When non-zero, check only this many elements of each input, drawn at random (for
+    /// large inputs such as a whole model's weights); 0 checks every element.
+    std::size_t max_elements_per_input = 0;
     /// Defaults fit for float: a larger step, looser tolerances.
-    static GradcheckOptions for_float() { return {1e-3, 1e-2, 1e-2, 0}; }
+    static GradcheckOptions for_float() { return {1e-3, 1e-2, 1e-2, 0, 0}; }
 };
 
 struct GradcheckResult {

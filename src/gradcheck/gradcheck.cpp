@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -37,6 +38,23 @@ template <class T> Tensor<T> random_like(const Tensor<T>& y, unsigned seed) {
     for (T& v : values)
         v = static_cast<T>(normal(generator));
     return Tensor<T>(y.shape(), std::move(values));
+}
+
+/// The flat indices of `size` elements to check: all, or a sorted random sample.
+std::vector<std::size_t> elements_to_check(std::size_t size, const GradcheckOptions& options,
+                                           std::size_t input) {
+    std::vector<std::size_t> indices(size);
+    for (std::size_t i = 0; i < size; ++i)
+        indices[i] = i;
+    const std::size_t wanted = options.max_elements_per_input;
+    if (wanted == 0 || wanted >= size)
+        return indices;
+    std::mt19937_64 generator(options.seed + 1000003 * (input + 1));
+    for (std::size_t i = 0; i < wanted; ++i)
+        std::swap(indices[i], indices[i + generator() % (size - i)]);
+    indices.resize(wanted);
+    std::sort(indices.begin(), indices.end());
+    return indices;
 }
 
 template <class T>
@@ -72,7 +90,7 @@ GradcheckResult check(const GradcheckFunction<T>& f, const std::vector<Tensor<T>
             continue;
         T* x = leaves[n].data();
         const Tensor<T> analytic = leaves[n].grad();
-        for (std::size_t i = 0; i < leaves[n].size(); ++i) {
+        for (std::size_t i : elements_to_check(leaves[n].size(), options, n)) {
             const T original = x[i];
             x[i] = static_cast<T>(original + options.eps);
             const double plus = project(f(leaves), projection);

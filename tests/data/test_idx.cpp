@@ -1,3 +1,4 @@
+#include "idx_bytes.hpp"
 #include "tapegrad/data/idx.hpp"
 #include "tapegrad/errors.hpp"
 
@@ -21,20 +22,8 @@ using tapegrad::data::parse_idx;
 using tapegrad::data::read_idx;
 using testing::HasSubstr;
 namespace fs = std::filesystem;
-using Bytes = std::vector<std::uint8_t>;
-
-// Builds an IDX file: two zero bytes, the type code, the rank, big-endian dims, then data.
-Bytes idx_bytes(const std::vector<std::uint32_t>& dims, const Bytes& data,
-                std::uint8_t type = 0x08) {
-    Bytes bytes = {0, 0, type, static_cast<std::uint8_t>(dims.size())};
-    for (const std::uint32_t dim : dims) {
-        for (const int shift : {24, 16, 8, 0}) {
-            bytes.push_back(static_cast<std::uint8_t>(dim >> shift));
-        }
-    }
-    bytes.insert(bytes.end(), data.begin(), data.end());
-    return bytes;
-}
+using tapegrad::testing::Bytes;
+using tapegrad::testing::idx_bytes;
 
 // Data 0, 1, 2, ... so that element order is checked, not just the count.
 Bytes counting(std::size_t count) {

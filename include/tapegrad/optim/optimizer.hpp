@@ -1,0 +1,66 @@
+#pragma once
+// Optimizers: update parameters in place from their accumulated gradients, outside the
+// graph. Parameters without a gradient are skipped, as in PyTorch.
+
+#include "tapegrad/tensor.hpp"
+
+#include <vector>
+
+namespace tapegrad::optim {
+
+template <class T> class Optimizer {
+public:
+    Optimizer(std::vector<Tensor<T>> parameters, double learning_rate);
+    virtual ~Optimizer() = default;
+    /// One update of every parameter that has a gradient.
+    virtual void step() = 0;
+    void zero_grad();
+    double learning_rate() const { return learning_rate_; }
+    void set_learning_rate(double rate) { learning_rate_ = rate; }
+
+protected:
+    std::vector<Tensor<T>> parameters_;
+    double learning_rate_;
+};
+
+struct SgdOptions {
+    double learning_rate = 0.01;
+    double momentum = 0;
+    bool nesterov = false;
+    double weight_decay = 0; // L2: added to the gradient
+};
+
+/// Stochastic gradient descent with optional (Nesterov) momentum, as torch.optim.SGD.
+template <class T> class Sgd final : public Optimizer<T> {
+public:
+    Sgd(std::vector<Tensor<T>> parameters, SgdOptions options);
+    void step() override;
+
+private:
+    SgdOptions options_;
+    std::vector<std::vector<T>> velocity_; // one per parameter, empty until first used
+};
+
+struct AdamOptions {
+    double learning_rate = 1e-3;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-8;
+    double weight_decay = 0;
+    /// false: Adam (weight decay added to the gradient); true: AdamW (decoupled decay).
+    bool decoupled_weight_decay = false;
+};
+
+/// Adam and AdamW, as torch.optim.Adam / AdamW.
+template <class T> class Adam final : public Optimizer<T> {
+public:
+    Adam(std::vector<Tensor<T>> parameters, AdamOptions options);
+    void step() override;
+
+private:
+    AdamOptions options_;
+    std::vector<std::vector<T>> first_moment_, second_moment_;
+    std::vector<long> steps_;
+};
+
+} // namespace tapegrad::optim

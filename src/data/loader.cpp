@@ -1,0 +1,110 @@
+#include "tapegrad/data/loader.hpp"
+
+#include "tapegrad/errors.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace tapegrad::data {
+
+LabeledImages to_labeled_images(const IdxArray& images, const IdxArray& labels,
+                                std::size_t classes) {
+    if (images.shape.empty() || labels.shape.size() != 1 || images.shape[0] != labels.shape[0]) {
+        throw FormatError(fmt::format("to_labeled_images: {} images but labels of shape ({})",
+                                      images.shape.empty() ? 0 : images.shape[0],
+                                      fmt::join(labels.shape, ", ")));
+    }
+    LabeledImages set;
+    set.count = images.shape[0];
+    set.features = set.count ? images.values.size() / set.count : 0;
+    set.pixels.resize(images.values.size());
+    std::transform(images.values.begin(), images.values.end(), set.pixels.begin(),
+                   [](std::uint8_t v) { return static_cast<float>(v) / 255.0f; });
+    set.labels.resize(set.count);
+    for (std::size_t i = 0; i < set.count; ++i) {
+        if (labels.values[i] >= classes) {
+            throw FormatError(
+                fmt::format("to_labeled_images: label {} of example {} is not below {} classes",
+                            labels.values[i], i, classes));
+        }
+        set.labels[i] = labels.values[i];
+    }
+    return set;
+}
+
+LabeledImages take_first(const LabeledImages& set, std::size_t count) {
+    if (count == 0 || count >= set.count)
+        return set;
+    LabeledImages subset;
+    subset.count = count;
+    subset.features = set.features;
+    subset.pixels.assign(set.pixels.begin(),
+                         set.pixels.begin() + static_cast<std::ptrdiff_t>(count * set.features));
+    subset.labels.assign(set.labels.begin(),
+                         set.labels.begin() + static_cast<std::ptrdiff_t>(count));
+    return subset;
+}
+
+Normalization fit_normalization(const LabeledImages& set) {
+    if (set.pixels.empty())
+        return {};
+    double sum = 0, sum_of_squares = 0;
+    for (float v : set.pixels)
+        sum += v, sum_of_squares += double(v) * v;
+    const double n = static_cast<double>(set.pixels.size());
+    const double mean = sum / n;
+    const double variance = std::max(sum_of_squares / n - mean * mean, 1e-12);
+    return {static_cast<float>(mean), static_cast<float>(std::sqrt(variance))};
+}
+
+void normalize(LabeledImages& set, Normalization normalization) {
+    const float scale = 1.0f / normalization.std;
+    for (float& v : set.pixels)
+        v = (v - normalization.mean) * scale;
+}
+
+BatchLoader::BatchLoader(const LabeledImages& set, std::size_t batch_size, bool shuffle,
+                         std::uint64_t seed)
+    : set_(set), batch_size_(batch_size), shuffle_(shuffle), rng_(seed), order_(set.count) {
+    if (batch_size == 0)
+        throw ValueError("BatchLoader: batch size must be positive");
+    std::iota(order_.begin(), order_.end(), std::size_t{0});
+}
+
+std::size_t BatchLoader::batches_per_epoch() const {
+    return (set_.count + batch_size_ - 1) / batch_size_;
+}
+
+void BatchLoader::start_epoch() {
+    // Fisher-Yates with our own index draw: std::shuffle's use of the engine is not
+    // specified, so it could differ between standard libraries.
+    if (shuffle_) {
+        for (std::size_t i = order_.size(); i > 1; --i)
+            std::swap(order_[i - 1], order_[rng_() % i]);
+    }
+    position_ = 0;
+}
+
+bool BatchLoader::next(Batch& batch) {
+    if (position_ >= set_.count)
+        return false;
+    const std::size_t rows = std::min(batch_size_, set_.count - position_);
+    batch.rows = rows;
+    batch.features = set_.features;
+    batch.inputs.resize(rows * set_.features);
+    batch.labels.resize(rows);
+    for (std::size_t r = 0; r < rows; ++r) {
+        const std::size_t example = order_[position_ + r];
+        std::copy_n(set_.pixels.begin() + static_cast<std::ptrdiff_t>(example * set_.features),
+                    set_.features,
+                    batch.inputs.begin() + static_cast<std::ptrdiff_t>(r * set_.features));
+        batch.labels[r] = set_.labels[example];
+    }
+    position_ += rows;
+    return true;
+}
+
+} // namespace tapegrad::data

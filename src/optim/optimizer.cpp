@@ -1,0 +1,98 @@
+// Update rules, written as plain loops over a parameter's elements (the compiler
+// vectorises them) and run outside the graph.
+
+#include "tapegrad/optim/optimizer.hpp"
+
+#include <cmath>
+
+namespace tapegrad::optim {
+
+template <class T>
+Optimizer<T>::Optimizer(std::vector<Tensor<T>> parameters, double learning_rate)
+    : parameters_(std::move(parameters)), learning_rate_(learning_rate) {}
+
+template <class T> void Optimizer<T>::zero_grad() {
+    for (Tensor<T>& p : parameters_)
+        p.zero_grad();
+}
+
+template <class T>
+Sgd<T>::Sgd(std::vector<Tensor<T>> parameters, SgdOptions options)
+    : Optimizer<T>(std::move(parameters), options.learning_rate), options_(options),
+      velocity_(this->parameters_.size()) {}
+
+// g += wd p;  v = mu v + g;  p -= lr (nesterov ? g + mu v : v)   (v = g on the first step)
+template <class T> void Sgd<T>::step() {
+    const T lr = static_cast<T>(this->learning_rate_), mu = static_cast<T>(options_.momentum),
+            wd = static_cast<T>(options_.weight_decay);
+    for (std::size_t k = 0; k < this->parameters_.size(); ++k) {
+        Tensor<T>& parameter = this->parameters_[k];
+        if (!parameter.has_grad())
+            continue;
+        T* p = parameter.data();
+        const T* grad = parameter.grad().data();
+        const std::size_t n = parameter.size();
+        if (options_.momentum == 0) {
+            for (std::size_t i = 0; i < n; ++i)
+                p[i] -= lr * (grad[i] + wd * p[i]);
+            continue;
+        }
+        std::vector<T>& v = velocity_[k];
+        const bool first = v.empty();
+        if (first)
+            v.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const T g = grad[i] + wd * p[i];
+            v[i] = first ? g : mu * v[i] + g;
+            p[i] -= lr * (options_.nesterov ? g + mu * v[i] : v[i]);
+        }
+    }
+}
+
+template <class T>
+Adam<T>::Adam(std::vector<Tensor<T>> parameters, AdamOptions options)
+    : Optimizer<T>(std::move(parameters), options.learning_rate), options_(options),
+      first_moment_(this->parameters_.size()), second_moment_(this->parameters_.size()),
+      steps_(this->parameters_.size(), 0) {}
+
+// m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  p -= lr m^ / (sqrt(v^) + eps)
+// with m^ = m / (1 - b1^t), v^ = v / (1 - b2^t). Adam adds wd p to g; AdamW multiplies p
+// by (1 - lr wd) first.
+template <class T> void Adam<T>::step() {
+    const double lr = this->learning_rate_;
+    for (std::size_t k = 0; k < this->parameters_.size(); ++k) {
+        Tensor<T>& parameter = this->parameters_[k];
+        if (!parameter.has_grad())
+            continue;
+        T* p = parameter.data();
+        const T* grad = parameter.grad().data();
+        const std::size_t n = parameter.size();
+        std::vector<T>& m = first_moment_[k];
+        std::vector<T>& v = second_moment_[k];
+        if (m.empty())
+            m.assign(n, T(0)), v.assign(n, T(0));
+        const long t = ++steps_[k];
+        const T b1 = static_cast<T>(options_.beta1), b2 = static_cast<T>(options_.beta2);
+        const T step_size = static_cast<T>(lr / (1 - std::pow(options_.beta1, t)));
+        const T root_correction = static_cast<T>(std::sqrt(1 - std::pow(options_.beta2, t)));
+        const T eps = static_cast<T>(options_.eps);
+        const T l2 = options_.decoupled_weight_decay ? T(0) : static_cast<T>(options_.weight_decay);
+        const T shrink =
+            options_.decoupled_weight_decay ? static_cast<T>(1 - lr * options_.weight_decay) : T(1);
+        for (std::size_t i = 0; i < n; ++i) {
+            const T g = grad[i] + l2 * p[i];
+            m[i] = b1 * m[i] + (1 - b1) * g;
+            v[i] = b2 * v[i] + (1 - b2) * g * g;
+            p[i] = shrink * p[i] - step_size * m[i] / (std::sqrt(v[i]) / root_correction + eps);
+        }
+    }
+}
+
+template class Optimizer<float>;
+template class Optimizer<double>;
+template class Sgd<float>;
+template class Sgd<double>;
+template class Adam<float>;
+template class Adam<double>;
+
+} // namespace tapegrad::optim

@@ -1,0 +1,148 @@
+#include "trainer.hpp"
+
+#include "tapegrad/grad_mode.hpp"
+#include "tapegrad/ops.hpp"
+
+#include <algorithm>
+
+namespace tapegrad::train {
+
+namespace {
+
+std::vector<std::size_t> layer_widths(const Options& options, std::size_t features,
+                                      std::size_t classes) {
+    std::vector<std::size_t> widths{features};
+    widths.insert(widths.end(), options.hidden.begin(), options.hidden.end());
+    widths.push_back(classes);
+    return widths;
+}
+
+std::unique_ptr<optim::Optimizer<float>> make_optimizer(const Options& o,
+                                                        std::vector<Tensor<float>> parameters) {
+    if (o.optimizer == "sgd") {
+        return std::make_unique<optim::Sgd<float>>(
+            std::move(parameters),
+            optim::SgdOptions{o.learning_rate, o.momentum, o.nesterov, o.weight_decay});
+    }
+    optim::AdamOptions adam;
+    adam.learning_rate = o.learning_rate;
+    adam.weight_decay = o.weight_decay;
+    adam.decoupled_weight_decay = o.optimizer == "adamw";
+    return std::make_unique<optim::Adam<float>>(std::move(parameters), adam);
+}
+
+optim::Schedule make_schedule(const Options& o) {
+    optim::Schedule schedule;
+    schedule.kind = optim::parse_schedule(o.schedule);
+    schedule.base_rate = o.learning_rate;
+    schedule.total_epochs = o.epochs;
+    schedule.step_size = 3;
+    return schedule;
+}
+
+template <class T>
+Tensor<T> batch_tensor(const std::vector<float>& inputs, std::size_t rows, std::size_t features) {
+    return Tensor<T>(
+        {rows, features},
+        std::vector<T>(inputs.begin(), inputs.begin() + std::ptrdiff_t(rows * features)));
+}
+
+std::size_t correct_predictions(const Tensor<float>& logits,
+                                const std::vector<std::int64_t>& labels) {
+    const std::size_t classes = logits.shape()[1];
+    std::size_t correct = 0;
+    for (std::size_t r = 0; r < labels.size(); ++r) {
+        const float* row = logits.data() + r * classes;
+        const auto predicted = std::max_element(row, row + classes) - row;
+        correct += predicted == labels[r];
+    }
+    return correct;
+}
+
+} // namespace
+
+Trainer::Trainer(const Options& options, std::size_t features, std::size_t classes)
+    : schedule_(make_schedule(options)) {
+    std::mt19937_64 rng(options.seed);
+    model_ = nn::make_mlp<float>(layer_widths(options, features, classes),
+                                 nn::parse_activation(options.activation), rng, options.dropout);
+    optimizer_ = make_optimizer(options, model_.parameters());
+}
+
+Evaluation Trainer::train_epoch(int epoch, data::BatchLoader& loader, const StepCallback& on_step) {
+    model_.train();
+    optimizer_->set_learning_rate(schedule_.rate(epoch));
+    loader.start_epoch();
+    data::Batch batch;
+    double loss_sum = 0;
+    std::size_t seen = 0, correct = 0;
+    while (loader.next(batch)) {
+        optimizer_->zero_grad();
+        const Tensor<float> logits =
+            model_(batch_tensor<float>(batch.inputs, batch.rows, batch.features));
+        Tensor<float> loss = softmax_cross_entropy(logits, batch.labels);
+        loss.backward();
+        optimizer_->step();
+
+        const double step_loss = loss.item();
+        loss_sum += step_loss * double(batch.rows);
+        correct += correct_predictions(logits, batch.labels);
+        seen += batch.rows;
+        if (on_step)
+            on_step(batch.rows, step_loss);
+    }
+    return {loss_sum / double(std::max<std::size_t>(seen, 1)),
+            double(correct) / double(std::max<std::size_t>(seen, 1))};
+}
+
+Evaluation Trainer::evaluate(const data::LabeledImages& set) {
+    model_.eval();
+    NoGrad no_grad;
+    data::BatchLoader loader(set, 1000, false, 0);
+    loader.start_epoch();
+    data::Batch batch;
+    double loss_sum = 0;
+    std::size_t correct = 0;
+    while (loader.next(batch)) {
+        const Tensor<float> logits =
+            model_(batch_tensor<float>(batch.inputs, batch.rows, batch.features));
+        loss_sum += softmax_cross_entropy(logits, batch.labels).item() * double(batch.rows);
+        correct += correct_predictions(logits, batch.labels);
+    }
+    const double count = double(std::max<std::size_t>(set.count, 1));
+    return {loss_sum / count, double(correct) / count};
+}
+
+GradcheckResult check_model_gradients(nn::Sequential<float>& model, const Options& options,
+                                      const data::LabeledImages& set, std::size_t rows,
+                                      std::size_t elements_per_parameter) {
+    // The same architecture in double, without dropout, holding the float model's values.
+    std::mt19937_64 unused_rng(0);
+    std::vector<std::size_t> widths{set.features};
+    widths.insert(widths.end(), options.hidden.begin(), options.hidden.end());
+    widths.push_back(model.named_parameters().back().tensor->shape()[0]);
+    nn::Sequential<double> copy =
+        nn::make_mlp<double>(widths, nn::parse_activation(options.activation), unused_rng);
+    auto source = model.named_parameters();
+    auto target = copy.named_parameters();
+    std::vector<Tensor<double>> inputs;
+    for (std::size_t k = 0; k < source.size(); ++k) {
+        const Tensor<float>& p = *source[k].tensor;
+        inputs.emplace_back(p.shape(), std::vector<double>(p.data(), p.data() + p.size()), true);
+    }
+
+    rows = std::min(rows, set.count);
+    const Tensor<double> x = batch_tensor<double>(set.pixels, rows, set.features);
+    const Labels labels(set.labels.begin(), set.labels.begin() + std::ptrdiff_t(rows));
+    GradcheckOptions check;
+    check.max_elements_per_input = elements_per_parameter;
+    return gradcheck(
+        [&](const std::vector<Tensor<double>>& parameters) {
+            for (std::size_t k = 0; k < parameters.size(); ++k)
+                *target[k].tensor = parameters[k];
+            return softmax_cross_entropy(copy(x), labels);
+        },
+        inputs, check);
+}
+
+} // namespace tapegrad::train
