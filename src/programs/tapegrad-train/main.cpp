@@ -112,9 +112,11 @@ int run(const Options& options) {
     }
 
     nn::save_parameters(trainer.model(), parameters);
-    write_training_plot(
-        plot, history,
-        fmt::format("tapegrad MLP {} on {}", trainer.model().describe(), options.data_dir));
+    const std::string dataset = std::filesystem::path(options.data_dir).filename().string();
+    write_training_plot(plot, history,
+                        fmt::format("tapegrad: MLP {}-{}-{} ({}, {}) on {}", data.train.features,
+                                    fmt::join(options.hidden, "-"), classes, options.activation,
+                                    options.optimizer, dataset));
     const double test_accuracy = history.empty() ? 0 : history.back().test_accuracy;
     fmt::print("final test accuracy {:.2f}% in {:.1f} s total\nwrote {}, {}, {}\n",
                100 * test_accuracy, seconds_since(start), csv, plot, parameters);

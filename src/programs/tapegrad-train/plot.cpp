@@ -1,12 +1,13 @@
 #include "plot.hpp"
 
 #include <fmt/format.h>
+#include <fmt/os.h>
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <stdexcept>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -21,9 +22,15 @@ constexpr double kFrameLeft = 64;
 constexpr double kFrameRight = kPanelWidth - 24;
 constexpr double kFrameTop = 64;
 constexpr double kFrameBottom = kHeight - 62;
-constexpr const char* kTrainColour = "#1f77b4";
-constexpr const char* kTestColour = "#e6550d";
-constexpr const char* kTestDash = "6 4";
+
+// How a series is drawn and named in the legend.
+struct Style {
+    const char* name;
+    const char* colour;
+    const char* dash; // nullptr for a solid line
+};
+constexpr Style kTrain{"train", "#1f77b4", nullptr};
+constexpr Style kTest{"test", "#e6550d", "6 4"};
 
 // An axis from first * step to last * step with a tick at every multiple of step in between.
 struct Axis {
@@ -77,15 +84,12 @@ std::string escape_xml(const std::string& text) {
 }
 
 struct Series {
-    const char* name;
-    const char* colour;
-    const char* dash;                              // nullptr for a solid line
+    Style style;
     std::vector<std::pair<double, double>> points; // (epoch, value), finite values only
 };
 
-Series collect(const History& history, double EpochMetrics::*field, double scale, const char* name,
-               const char* colour, const char* dash) {
-    Series series{name, colour, dash, {}};
+Series collect(const History& history, double EpochMetrics::*field, double scale, Style style) {
+    Series series{style, {}};
     for (const EpochMetrics& metrics : history) {
         const double value = metrics.*field * scale;
         if (std::isfinite(value))
@@ -103,17 +107,28 @@ void add_margin(double& low, double& high, double ceiling) {
     high = std::min(high + margin, std::max(high, ceiling));
 }
 
+std::string line(double x1, double y1, double x2, double y2, const std::string& attributes) {
+    return fmt::format(R"(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" {}/>)"
+                       "\n",
+                       x1, y1, x2, y2, attributes);
+}
+
+// `content` must already be valid XML text.
+std::string text(double x, double y, const std::string& attributes, const std::string& content) {
+    return fmt::format(R"(<text x="{:.1f}" y="{:.1f}" {}>{}</text>)"
+                       "\n",
+                       x, y, attributes, content);
+}
+
 struct Panel {
     const char* id;
     const char* name;
     double x0;         // left edge within the image
     double ceiling;    // highest value the quantity can take
     double empty_high; // top of the y axis when there is nothing to plot
-    std::vector<Series> series;
 };
 
-void draw_panel(std::string& svg, const Panel& panel) {
-    const std::vector<Series>& series = panel.series;
+void draw_panel(std::string& svg, const Panel& panel, const std::vector<Series>& series) {
     double x_low = std::numeric_limits<double>::infinity(), x_high = -x_low;
     double y_low = x_low, y_high = -x_low;
     for (const Series& s : series) {
@@ -141,53 +156,47 @@ void draw_panel(std::string& svg, const Panel& panel) {
                (y - y_axis.low()) / (y_axis.high() - y_axis.low()) * (kFrameBottom - kFrameTop);
     };
 
-    svg += fmt::format("<g id=\"{}\">\n", panel.id);
-    svg +=
-        fmt::format("<text x=\"{:.1f}\" y=\"{}\" font-size=\"14\" font-weight=\"bold\">{}</text>\n",
-                    left, kFrameTop - 12, panel.name);
+    constexpr const char* kGrid = R"(stroke="#e4e4e4")";
+    svg += fmt::format(R"(<g id="{}">)"
+                       "\n",
+                       panel.id);
+    svg += text(left, kFrameTop - 12, R"(font-size="14" font-weight="bold")", panel.name);
     for (double k = x_axis.first; k <= x_axis.last; ++k) {
         const double x = px(k * x_axis.step);
-        svg += fmt::format(
-            "<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#e4e4e4\"/>\n"
-            "<text class=\"xtick\" x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
-            x, kFrameTop, kFrameBottom, kFrameBottom + 16, x_axis.label(k));
+        svg += line(x, kFrameTop, x, kFrameBottom, kGrid);
+        svg += text(x, kFrameBottom + 16, R"(class="xtick" text-anchor="middle")", x_axis.label(k));
     }
     for (double k = y_axis.first; k <= y_axis.last; ++k) {
         const double y = py(k * y_axis.step);
-        svg += fmt::format(
-            "<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{2:.1f}\" y2=\"{1:.1f}\" "
-            "stroke=\"#e4e4e4\"/>\n"
-            "<text class=\"ytick\" x=\"{3:.1f}\" y=\"{4:.1f}\" text-anchor=\"end\">{5}</text>\n",
-            left, y, right, left - 6, y + 4, y_axis.label(k));
+        svg += line(left, y, right, y, kGrid);
+        svg += text(left - 6, y + 4, R"(class="ytick" text-anchor="end")", y_axis.label(k));
     }
-    svg += fmt::format("<rect x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"{}\" fill=\"none\" "
-                       "stroke=\"#444\"/>\n",
-                       left, kFrameTop, right - left, kFrameBottom - kFrameTop);
-    svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">epoch</text>\n",
-                       (left + right) / 2, kFrameBottom + 36);
+    svg += fmt::format(
+        R"(<rect x="{:.1f}" y="{}" width="{:.1f}" height="{}" fill="none" stroke="#444"/>)"
+        "\n",
+        left, kFrameTop, right - left, kFrameBottom - kFrameTop);
+    svg += text((left + right) / 2, kFrameBottom + 36, R"(text-anchor="middle")", "epoch");
 
     double legend_x = right - 70.0 * static_cast<double>(series.size());
     for (const Series& s : series) {
-        const std::string dash =
-            s.dash ? fmt::format(" stroke-dasharray=\"{}\"", s.dash) : std::string();
+        std::string stroke = fmt::format(R"(stroke="{}" stroke-width="2")", s.style.colour);
+        if (s.style.dash)
+            stroke += fmt::format(R"( stroke-dasharray="{}")", s.style.dash);
         std::string points;
+        std::string markers;
         for (const auto& [x, y] : s.points) {
             points += fmt::format("{}{:.1f},{:.1f}", points.empty() ? "" : " ", px(x), py(y));
+            markers += fmt::format(R"(<circle cx="{:.1f}" cy="{:.1f}" r="3" fill="{}"/>)"
+                                   "\n",
+                                   px(x), py(y), s.style.colour);
         }
-        if (!s.points.empty()) {
-            svg += fmt::format(
-                "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{}/>\n",
-                points, s.colour, dash);
-        }
-        for (const auto& [x, y] : s.points) {
-            svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>\n", px(x),
-                               py(y), s.colour);
-        }
-        svg += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{2:.1f}\" y2=\"{1}\" "
-                           "stroke=\"{3}\" stroke-width=\"2\"{4}/>\n"
-                           "<text x=\"{5:.1f}\" y=\"{6}\">{7}</text>\n",
-                           legend_x, kFrameTop - 16, legend_x + 24, s.colour, dash, legend_x + 30,
-                           kFrameTop - 12, s.name);
+        if (!s.points.empty())
+            svg += fmt::format(R"(<polyline points="{}" fill="none" {}/>)"
+                               "\n",
+                               points, stroke);
+        svg += markers;
+        svg += line(legend_x, kFrameTop - 16, legend_x + 24, kFrameTop - 16, stroke);
+        svg += text(legend_x + 30, kFrameTop - 12, "", s.style.name);
         legend_x += 70;
     }
     svg += "</g>\n";
@@ -196,44 +205,39 @@ void draw_panel(std::string& svg, const Panel& panel) {
 } // namespace
 
 std::string training_plot_svg(const History& history, const std::string& title) {
-    std::string svg = fmt::format(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"{0}\" height=\"{1}\" "
-        "viewBox=\"0 0 {0} {1}\" font-family=\"sans-serif\" font-size=\"12\">\n"
-        "<title>{2}</title>\n"
-        "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        "<text x=\"{3}\" y=\"26\" text-anchor=\"middle\" font-size=\"16\" "
-        "font-weight=\"bold\">{2}</text>\n",
-        kWidth, kHeight, escape_xml(title), kWidth / 2);
+    const std::string escaped_title = escape_xml(title);
+    std::string svg = fmt::format(R"(<?xml version="1.0" encoding="UTF-8"?>
+<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{0}" height="{1}" viewBox="0 0 {0} {1}" font-family="sans-serif" font-size="12">
+<title>{2}</title>
+<rect width="100%" height="100%" fill="white"/>
+)",
+                                  kWidth, kHeight, escaped_title);
+    svg += text(kWidth / 2, 26, R"(text-anchor="middle" font-size="16" font-weight="bold")",
+                escaped_title);
+    const auto curves = [&](double EpochMetrics::*train, double EpochMetrics::*test, double scale) {
+        return std::vector<Series>{collect(history, train, scale, kTrain),
+                                   collect(history, test, scale, kTest)};
+    };
     const double unbounded = std::numeric_limits<double>::infinity();
-    draw_panel(svg,
-               {"loss",
-                "loss",
-                0,
-                unbounded,
-                1,
-                {collect(history, &EpochMetrics::train_loss, 1, "train", kTrainColour, nullptr),
-                 collect(history, &EpochMetrics::test_loss, 1, "test", kTestColour, kTestDash)}});
-    draw_panel(
-        svg,
-        {"accuracy",
-         "accuracy (%)",
-         kPanelWidth,
-         100,
-         100,
-         {collect(history, &EpochMetrics::train_accuracy, 100, "train", kTrainColour, nullptr),
-          collect(history, &EpochMetrics::test_accuracy, 100, "test", kTestColour, kTestDash)}});
+    draw_panel(svg, {"loss", "loss", 0, unbounded, 1},
+               curves(&EpochMetrics::train_loss, &EpochMetrics::test_loss, 1));
+    draw_panel(svg, {"accuracy", "accuracy (%)", kPanelWidth, 100, 100},
+               curves(&EpochMetrics::train_accuracy, &EpochMetrics::test_accuracy, 100));
     svg += "</svg>\n";
     return svg;
 }
 
 void write_training_plot(const std::string& path, const History& history,
                          const std::string& title) {
-    std::ofstream file(path, std::ios::binary);
-    file << training_plot_svg(history, title);
-    file.close();
-    if (!file)
-        throw std::runtime_error("cannot write training plot '" + path + "'");
+    const std::string svg = training_plot_svg(history, title);
+    try {
+        auto file = fmt::output_file(path);
+        file.print("{}", svg);
+        file.close(); // reports a failed final write, which the destructor would swallow
+    } catch (const std::system_error& error) {
+        throw std::runtime_error(
+            fmt::format("cannot write training plot {}: {}", path, error.what()));
+    }
 }
 
 } // namespace tapegrad::train
