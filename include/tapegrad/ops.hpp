@@ -37,7 +37,7 @@ template <class T> Tensor<T> operator/(Scalar<T> s, const Tensor<T>& x);
 template <class T> Tensor<T> pow(const Tensor<T>& x, Scalar<T> p);
 
 // Elementwise functions (src/ops/elementwise.cpp). At the kink x = 0 the gradient is 0 for
-// relu and abs, the slope for leaky_relu and alpha for elu (their derivatives from the left).
+// relu and abs (sign(0) = 0), the slope for leaky_relu and alpha for elu.
 template <class T> Tensor<T> relu(const Tensor<T>& x);
 template <class T> Tensor<T> leaky_relu(const Tensor<T>& x, Scalar<T> negative_slope = T(0.01));
 template <class T> Tensor<T> elu(const Tensor<T>& x, Scalar<T> alpha = T(1));
@@ -70,8 +70,8 @@ template <class T> Tensor<T> mean(const Tensor<T>& x, const Axes& axes, bool kee
 /// The maximum along `axis`; the gradient goes to the first maximal element.
 template <class T> Tensor<T> max(const Tensor<T>& x, int axis, bool keepdims = false);
 
-// Softmax family and losses (src/ops/softmax.cpp, src/ops/loss.cpp). The losses take a
-// batch of rows, (S, C), and return the mean over the S rows as a rank-0 tensor.
+// Softmax family and losses (src/ops/softmax.cpp, src/ops/loss.cpp). The losses return a
+// rank-0 tensor; all but mse_loss take a batch of rows (S, C) and average over the S rows.
 template <class T> Tensor<T> softmax(const Tensor<T>& x, int axis = -1);
 template <class T> Tensor<T> log_softmax(const Tensor<T>& x, int axis = -1);
 /// -(1/S) sum(T (.) ln P) for probabilities P and targets T of the same shape.

@@ -49,8 +49,9 @@ public:
     /// True for tensors made directly rather than by a recorded op.
     bool is_leaf() const;
 
-    /// The gradient accumulated into this leaf by backward(): the leaf's shape, zeros
-    /// before any backward. It shares memory with the accumulator (like PyTorch's .grad).
+    /// The gradient accumulated into this leaf by backward(), with the leaf's shape. Once a
+    /// backward has reached the leaf it shares memory with the accumulator (like PyTorch's
+    /// .grad); before that it is a fresh tensor of zeros.
     Tensor grad() const;
     bool has_grad() const;
     /// Sets the accumulated gradient to zero, keeping its buffer for the next step.

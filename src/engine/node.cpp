@@ -28,8 +28,10 @@ template <class T> Node<T>::~Node() {
     std::vector<std::shared_ptr<Node>> orphans;
     auto adopt = [&orphans](Node& node) {
         for (std::size_t i = 0; i < node.input_count; ++i) {
-            if (node.inputs[i] && node.inputs[i].use_count() == 1)
-                orphans.push_back(std::move(node.inputs[i]));
+            // Taking each slot out first makes an input held twice (x * x) count once here.
+            std::shared_ptr<Node> input = std::move(node.inputs[i]);
+            if (input && input.use_count() == 1)
+                orphans.push_back(std::move(input));
         }
     };
     adopt(*this);

@@ -130,7 +130,7 @@ template <class T> Tensor<T> Tensor<T>::detach() const {
 template <class T> void Tensor<T>::backward(bool retain_graph) {
     if (size() != 1) {
         throw GraphError(fmt::format(
-            "backward: the tensor has shape {}; a tensor of more than one element needs a seed "
+            "backward: the tensor has shape {}; a tensor that is not one element needs a seed "
             "gradient of its shape: backward(seed)",
             detail::format_shape(value_->shape())));
     }

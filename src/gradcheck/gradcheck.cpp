@@ -1,5 +1,7 @@
 #include "tapegrad/gradcheck.hpp"
 
+#include "engine/shape.hpp"
+
 #include "tapegrad/errors.hpp"
 #include "tapegrad/grad_mode.hpp"
 #include "tapegrad/xtensor.hpp"
@@ -73,10 +75,9 @@ GradcheckResult check(const GradcheckFunction<T>& f, const std::vector<Tensor<T>
     Tensor<T> y = f(leaves);
     if (!y.requires_grad()) {
         throw GraphError(fmt::format(
-            "gradcheck: the function's output (shape ({})) was not recorded from the inputs: it "
-            "does "
+            "gradcheck: the function's output (shape {}) was not recorded from the inputs: it does "
             "not depend on any input that requires a gradient, or it was computed under NoGrad",
-            fmt::join(y.shape(), ", ")));
+            detail::format_shape(y.shape())));
     }
     const Tensor<T> projection = random_like(y, options.seed);
     y.backward(projection);
@@ -91,20 +92,25 @@ GradcheckResult check(const GradcheckFunction<T>& f, const std::vector<Tensor<T>
         T* x = leaves[n].data();
         const Tensor<T> analytic = leaves[n].grad();
         for (std::size_t i : elements_to_check(leaves[n].size(), options, n)) {
-            const T original = x[i];
-            x[i] = static_cast<T>(original + options.eps);
+            // The step actually taken: x +- eps rounded to T.
+            const T original = x[i], up = static_cast<T>(original + options.eps),
+                    down = static_cast<T>(original - options.eps);
+            x[i] = up;
             const double plus = project(f(leaves), projection);
-            x[i] = static_cast<T>(original - options.eps);
+            x[i] = down;
             const double minus = project(f(leaves), projection);
             x[i] = original;
 
-            const double numeric = (plus - minus) / (2 * options.eps);
+            const double numeric = (plus - minus) / (double(up) - double(down));
             const double exact = analytic.data()[i];
             const double error = std::abs(exact - numeric);
             const double allowed = options.atol + options.rtol * std::abs(numeric);
-            result.max_abs_error = std::max(result.max_abs_error, error);
-            if (numeric != 0)
-                result.max_rel_error = std::max(result.max_rel_error, error / std::abs(numeric));
+            // Written so that a NaN error propagates into the maxima.
+            if (!(error <= result.max_abs_error))
+                result.max_abs_error = error;
+            const double relative = error / std::abs(numeric);
+            if (numeric != 0 && !(relative <= result.max_rel_error))
+                result.max_rel_error = relative;
             if (!(error <= allowed))
                 result.passed = false; // NaN fails too
             const double excess = std::isnan(error) ? INFINITY : error / allowed;

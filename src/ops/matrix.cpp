@@ -89,8 +89,10 @@ template <class T>
 Tensor<T> linear_with_optional_bias(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b) {
     const Array<T>& X = value(x);
     const Array<T>& W = value(w);
+    const bool matrices_ok =
+        X.dimension() == 2 && W.dimension() == 2 && X.shape()[1] == W.shape()[1];
     const bool bias_ok = !b || (value(*b).dimension() == 1 && value(*b).shape()[0] == W.shape()[0]);
-    if (X.dimension() != 2 || W.dimension() != 2 || X.shape()[1] != W.shape()[1] || !bias_ok) {
+    if (!matrices_ok || !bias_ok) {
         throw ShapeError(fmt::format("linear: X {} and W {}{} do not fit Y = X W^T + b (X (S, M), "
                                      "W (N, M), b (N,))",
                                      format_shape(X.shape()), format_shape(W.shape()),
@@ -106,8 +108,7 @@ Tensor<T> linear_with_optional_bias(const Tensor<T>& x, const Tensor<T>& w, cons
     gemm(Transpose::no, Transpose::yes, S, N, M, T(1), X.data(), W.data(), T(b ? 1 : 0), Y.data());
 
     Tensor<T> y = result<T>(std::move(Y));
-    const bool bias_recorded = b && b->requires_grad();
-    if (!recording(x, w) && !bias_recorded)
+    if (!recording(x, w) && !(b && recording(*b)))
         return y;
     auto backward = [X = saved_if(w.requires_grad(), x), W = saved_if(x.requires_grad(), w), S, M,
                      N](const Array<T>& dY, InputGrads<T>& d) {
@@ -180,7 +181,7 @@ template <class T> Tensor<T> transpose(const Tensor<T>& x) {
     return transpose(x, reversed);
 }
 
-// y = x viewed with another shape of the same size     dx = dy viewed with x's shape
+// y = x's elements with another shape of the same size     dx = dy with x's shape
 template <class T> Tensor<T> reshape(const Tensor<T>& x, const Shape& shape) {
     const Array<T>& X = value(x);
     std::size_t count = 1;

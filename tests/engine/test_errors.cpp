@@ -166,7 +166,7 @@ TEST(Errors, GradcheckOnAFunctionNotRecordedFromItsInputs) {
     EXPECT_THAT(message_of<GraphError>([&] {
                     gradcheck([](const std::vector<D>& in) { return in[0].detach() * 2.0; }, {x});
                 }),
-                HasSubstr("gradcheck: the function's output (shape (2)) was not recorded"));
+                HasSubstr("gradcheck: the function's output (shape (2,)) was not recorded"));
     EXPECT_THAT(message_of<GraphError>([] {
                     gradcheck([](const std::vector<D>& in) { return in[0]; }, {D::ones({2})});
                 }),

@@ -126,6 +126,24 @@ TEST(Graph, MillionOpChainBackpropagatesAndIsFreed) {
     EXPECT_EQ(live_node_count(), before);
 }
 
+TEST(Graph, LongChainsOfSelfProductsAreFreedWithoutRecursion) {
+    // Each node holds its input twice (y + y), which must not defeat the iterative teardown.
+    const std::size_t before = live_node_count();
+    {
+        D y = leaf({1.0});
+        for (int i = 0; i < 1000000; ++i)
+            y = (y + y) * 0.5;
+    }
+    EXPECT_EQ(live_node_count(), before);
+}
+
+TEST(Graph, LinearUnderNoGradRecordsNothingEvenWithABias) {
+    D x = D::ones({2, 3}), w = D::ones({4, 3}, true), b = D::ones({4}, true);
+    NoGrad no_grad;
+    EXPECT_FALSE(linear(x, w, b).requires_grad());
+    EXPECT_FALSE(linear(x, D::ones({4, 3}), b).requires_grad());
+}
+
 TEST(Graph, NodesDieWithTheirGraph) {
     const std::size_t before = live_node_count();
     D w = D::ones({3, 2}, true);

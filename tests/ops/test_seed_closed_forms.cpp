@@ -101,7 +101,7 @@ INSTANTIATE_TEST_SUITE_P(RandomSizes, SeedClosedForms,
                                            Sizes{16, 10, 10}, Sizes{3, 12, 1}));
 
 TEST(SeedErrata, TheTextsResultFor2aIsWrong) {
-    // The text's M = (T (.) Y) 1 1^T - T differs from the true gradient (Y - T) S.
+    // The text's M = (T (.) Y) 1 1^T - T differs from the true gradient (Y - T)/S.
     std::mt19937 rng(11);
     const std::size_t S = 4, C = 5;
     D Z = testing::random_tensor<double>({S, C}, rng);

@@ -96,7 +96,7 @@ int run(const Options& options) {
         const auto epoch_start = std::chrono::steady_clock::now();
         Progress progress(std::cout, interactive,
                           fmt::format("epoch {}/{}", epoch + 1, options.epochs),
-                          loader.batches_per_epoch(), options.batch_size);
+                          loader.batches_per_epoch());
         const Evaluation train = trainer.train_epoch(
             epoch, loader, [&](std::size_t rows, double loss) { progress.step(rows, loss); });
         progress.finish();

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 #include <system_error>
@@ -99,25 +100,29 @@ Series collect(const History& history, double EpochMetrics::*field, double scale
 }
 
 // Widens [low, high] by a few percent so markers do not sit on the frame, without crossing zero or
-// `ceiling` (the quantities plotted are non-negative and accuracy stops at 100%) unless the data
-// do.
+// `ceiling` (the quantities are non-negative, accuracy stops at 100%) unless the data do.
 void add_margin(double& low, double& high, double ceiling) {
     const double margin = 0.04 * (high - low);
     low = std::max(low - margin, std::min(low, 0.0));
     high = std::min(high + margin, std::max(high, ceiling));
 }
 
-std::string line(double x1, double y1, double x2, double y2, const std::string& attributes) {
-    return fmt::format(R"(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" {}/>)"
-                       "\n",
-                       x1, y1, x2, y2, attributes);
+// Appends one line of SVG; text substituted into it must already be valid XML.
+template <typename... Args>
+void emit(std::string& svg, fmt::format_string<Args...> format, Args&&... args) {
+    fmt::format_to(std::back_inserter(svg), format, std::forward<Args>(args)...);
+    svg += '\n';
 }
 
-// `content` must already be valid XML text.
-std::string text(double x, double y, const std::string& attributes, const std::string& content) {
-    return fmt::format(R"(<text x="{:.1f}" y="{:.1f}" {}>{}</text>)"
-                       "\n",
-                       x, y, attributes, content);
+void emit_line(std::string& svg, double x1, double y1, double x2, double y2,
+               const std::string& attributes) {
+    emit(svg, R"(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" {}/>)", x1, y1, x2, y2,
+         attributes);
+}
+
+void emit_text(std::string& svg, double x, double y, const std::string& attributes,
+               const std::string& content) {
+    emit(svg, R"(<text x="{:.1f}" y="{:.1f}" {}>{}</text>)", x, y, attributes, content);
 }
 
 struct Panel {
@@ -156,64 +161,61 @@ void draw_panel(std::string& svg, const Panel& panel, const std::vector<Series>&
                (y - y_axis.low()) / (y_axis.high() - y_axis.low()) * (kFrameBottom - kFrameTop);
     };
 
-    constexpr const char* kGrid = R"(stroke="#e4e4e4")";
-    svg += fmt::format(R"(<g id="{}">)"
-                       "\n",
-                       panel.id);
-    svg += text(left, kFrameTop - 12, R"(font-size="14" font-weight="bold")", panel.name);
+    const std::string grid = R"(stroke="#e4e4e4")";
+    emit(svg, R"(<g id="{}">)", panel.id);
+    emit_text(svg, left, kFrameTop - 12, R"(font-size="14" font-weight="bold")", panel.name);
     for (double k = x_axis.first; k <= x_axis.last; ++k) {
         const double x = px(k * x_axis.step);
-        svg += line(x, kFrameTop, x, kFrameBottom, kGrid);
-        svg += text(x, kFrameBottom + 16, R"(class="xtick" text-anchor="middle")", x_axis.label(k));
+        emit_line(svg, x, kFrameTop, x, kFrameBottom, grid);
+        emit_text(svg, x, kFrameBottom + 16, R"(class="xtick" text-anchor="middle")",
+                  x_axis.label(k));
     }
     for (double k = y_axis.first; k <= y_axis.last; ++k) {
         const double y = py(k * y_axis.step);
-        svg += line(left, y, right, y, kGrid);
-        svg += text(left - 6, y + 4, R"(class="ytick" text-anchor="end")", y_axis.label(k));
+        emit_line(svg, left, y, right, y, grid);
+        emit_text(svg, left - 6, y + 4, R"(class="ytick" text-anchor="end")", y_axis.label(k));
     }
-    svg += fmt::format(
-        R"(<rect x="{:.1f}" y="{}" width="{:.1f}" height="{}" fill="none" stroke="#444"/>)"
-        "\n",
-        left, kFrameTop, right - left, kFrameBottom - kFrameTop);
-    svg += text((left + right) / 2, kFrameBottom + 36, R"(text-anchor="middle")", "epoch");
+    emit(svg, R"(<rect x="{:.1f}" y="{}" width="{:.1f}" height="{}" fill="none" stroke="#444"/>)",
+         left, kFrameTop, right - left, kFrameBottom - kFrameTop);
+    emit_text(svg, (left + right) / 2, kFrameBottom + 36, R"(text-anchor="middle")", "epoch");
 
     double legend_x = right - 70.0 * static_cast<double>(series.size());
     for (const Series& s : series) {
         std::string stroke = fmt::format(R"(stroke="{}" stroke-width="2")", s.style.colour);
         if (s.style.dash)
             stroke += fmt::format(R"( stroke-dasharray="{}")", s.style.dash);
-        std::string points;
-        std::string markers;
-        for (const auto& [x, y] : s.points) {
-            points += fmt::format("{}{:.1f},{:.1f}", points.empty() ? "" : " ", px(x), py(y));
-            markers += fmt::format(R"(<circle cx="{:.1f}" cy="{:.1f}" r="3" fill="{}"/>)"
-                                   "\n",
-                                   px(x), py(y), s.style.colour);
+        if (!s.points.empty()) {
+            std::string points;
+            for (const auto& [x, y] : s.points) {
+                points += fmt::format("{}{:.1f},{:.1f}", points.empty() ? "" : " ", px(x), py(y));
+            }
+            emit(svg, R"(<polyline points="{}" fill="none" {}/>)", points, stroke);
         }
-        if (!s.points.empty())
-            svg += fmt::format(R"(<polyline points="{}" fill="none" {}/>)"
-                               "\n",
-                               points, stroke);
-        svg += markers;
-        svg += line(legend_x, kFrameTop - 16, legend_x + 24, kFrameTop - 16, stroke);
-        svg += text(legend_x + 30, kFrameTop - 12, "", s.style.name);
+        for (const auto& [x, y] : s.points) {
+            emit(svg, R"(<circle cx="{:.1f}" cy="{:.1f}" r="3" fill="{}"/>)", px(x), py(y),
+                 s.style.colour);
+        }
+        emit_line(svg, legend_x, kFrameTop - 16, legend_x + 24, kFrameTop - 16, stroke);
+        emit_text(svg, legend_x + 30, kFrameTop - 12, "", s.style.name);
         legend_x += 70;
     }
-    svg += "</g>\n";
+    emit(svg, "</g>");
 }
 
 } // namespace
 
 std::string training_plot_svg(const History& history, const std::string& title) {
     const std::string escaped_title = escape_xml(title);
-    std::string svg = fmt::format(R"(<?xml version="1.0" encoding="UTF-8"?>
-<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{0}" height="{1}" viewBox="0 0 {0} {1}" font-family="sans-serif" font-size="12">
-<title>{2}</title>
-<rect width="100%" height="100%" fill="white"/>
-)",
-                                  kWidth, kHeight, escaped_title);
-    svg += text(kWidth / 2, 26, R"(text-anchor="middle" font-size="16" font-weight="bold")",
-                escaped_title);
+    std::string svg;
+    emit(svg, R"(<?xml version="1.0" encoding="UTF-8"?>)");
+    emit(svg,
+         R"(<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{0}" height="{1}")"
+         R"( viewBox="0 0 {0} {1}" font-family="sans-serif" font-size="12">)",
+         kWidth, kHeight);
+    emit(svg, "<title>{}</title>", escaped_title);
+    emit(svg, R"(<rect width="100%" height="100%" fill="white"/>)");
+    emit_text(svg, kWidth / 2, 26, R"(text-anchor="middle" font-size="16" font-weight="bold")",
+              escaped_title);
     const auto curves = [&](double EpochMetrics::*train, double EpochMetrics::*test, double scale) {
         return std::vector<Series>{collect(history, train, scale, kTrain),
                                    collect(history, test, scale, kTest)};
@@ -223,7 +225,7 @@ std::string training_plot_svg(const History& history, const std::string& title) 
                curves(&EpochMetrics::train_loss, &EpochMetrics::test_loss, 1));
     draw_panel(svg, {"accuracy", "accuracy (%)", kPanelWidth, 100, 100},
                curves(&EpochMetrics::train_accuracy, &EpochMetrics::test_accuracy, 100));
-    svg += "</svg>\n";
+    emit(svg, "</svg>");
     return svg;
 }
 

@@ -33,8 +33,7 @@ std::string format_duration(double seconds) {
 
 } // namespace
 
-Progress::Progress(std::ostream& out, bool interactive, std::string label, std::size_t total_steps,
-                   std::size_t /*items_per_step_hint*/)
+Progress::Progress(std::ostream& out, bool interactive, std::string label, std::size_t total_steps)
     : out_(out), interactive_(interactive), label_(std::move(label)), total_steps_(total_steps),
       start_(Clock::now()), last_draw_(start_) {}
 

@@ -15,10 +15,8 @@ namespace tapegrad::train {
 class Progress {
 public:
     /// `out` is where to draw; `interactive` is true when `out` is a terminal (the caller decides,
-    /// e.g. with isatty). `items_per_step_hint` is accepted for the caller's convenience but not
-    /// needed: throughput and ETA come from the counts actually passed to step().
-    Progress(std::ostream& out, bool interactive, std::string label, std::size_t total_steps,
-             std::size_t items_per_step_hint);
+    /// e.g. with isatty). Throughput and ETA come from the counts passed to step().
+    Progress(std::ostream& out, bool interactive, std::string label, std::size_t total_steps);
 
     /// Records one finished step that processed `items` items (images) with mean loss `loss`.
     void step(std::size_t items, double loss);
