@@ -4,6 +4,8 @@
 // PyTorch tensors. This header keeps xtensor out of user code; tapegrad/xtensor.hpp gives
 // the array itself.
 
+#include "tapegrad/memory.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -77,8 +79,5 @@ private:
 
 extern template class Tensor<float>;
 extern template class Tensor<double>;
-
-/// The number of graph nodes alive in the process (leaves included); for tests of memory.
-std::size_t live_node_count();
 
 } // namespace tapegrad

@@ -57,7 +57,7 @@ template <class T> void run_backward(Node<T>& root, Array<T> seed, bool retain_g
     if (root.adjoint)
         xt::noalias(static_cast<Array<T>&>(*root.adjoint)) += seed;
     else
-        root.adjoint = std::make_shared<Value<T>>(std::move(seed));
+        root.adjoint = make_pooled<Value<T>>(std::move(seed));
 
     std::vector<Node<T>*> ready{&root};
     while (!ready.empty()) {

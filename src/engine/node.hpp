@@ -100,7 +100,7 @@ public:
         Node<T>& input = *node_.inputs[i];
         fresh = !input.adjoint;
         if (fresh)
-            input.adjoint = std::make_shared<Value<T>>(empty_array<T>(input.shape));
+            input.adjoint = make_pooled<Value<T>>(empty_array<T>(input.shape));
         return *input.adjoint;
     }
 
@@ -113,7 +113,7 @@ private:
 
     template <class E> static void accumulate(Node<T>& input, E&& gradient) {
         if (!input.adjoint) {
-            input.adjoint = std::make_shared<Value<T>>(Array<T>(std::forward<E>(gradient)));
+            input.adjoint = make_pooled<Value<T>>(Array<T>(std::forward<E>(gradient)));
         } else {
             Array<T>& sum = *input.adjoint;
             xt::noalias(sum) += gradient;

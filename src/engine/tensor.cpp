@@ -14,7 +14,7 @@ template <class T>
 Tensor<T>::Tensor(std::shared_ptr<Value<T>> value, std::shared_ptr<detail::Node<T>> node)
     : value_(std::move(value)), node_(std::move(node)) {}
 
-template <class T> Tensor<T>::Tensor() : Tensor(std::make_shared<Value<T>>(Array<T>(T(0)))) {}
+template <class T> Tensor<T>::Tensor() : Tensor(detail::make_pooled<Value<T>>(Array<T>(T(0)))) {}
 
 template <class T> Tensor<T>::Tensor(Shape shape, std::vector<T> values, bool requires_grad) {
     std::size_t count = 1;
@@ -26,7 +26,7 @@ template <class T> Tensor<T>::Tensor(Shape shape, std::vector<T> values, bool re
     }
     Array<T> array = Array<T>::from_shape(shape);
     std::copy(values.begin(), values.end(), array.begin());
-    value_ = std::make_shared<Value<T>>(std::move(array));
+    value_ = detail::make_pooled<Value<T>>(std::move(array));
     set_requires_grad(requires_grad);
 }
 
@@ -98,7 +98,7 @@ template <class T> Tensor<T>& Tensor<T>::set_requires_grad(bool requires) {
     if (!requires)
         node_.reset();
     else if (!node_)
-        node_ = std::make_shared<detail::LeafNode<T>>(value_->shape());
+        node_ = detail::make_pooled<detail::LeafNode<T>>(value_->shape());
     return *this;
 }
 

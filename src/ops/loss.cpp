@@ -94,7 +94,7 @@ template <class T> Tensor<T> softmax_cross_entropy(const Tensor<T>& z, const Ten
     Tensor<T> loss = mean_row_cross_entropy(value(t), log_y);
     if (recording(z, t))
         record("softmax_cross_entropy", loss, {z, t},
-               [logY = std::make_shared<const Array<T>>(std::move(log_y)),
+               [logY = detail::make_pooled<const Array<T>>(std::move(log_y)),
                 Tg = saved(t)](const Array<T>& dL, InputGrads<T>& d) {
                    const T scale = dL() / static_cast<T>(Tg->shape()[0]);
                    if (d.wants(0)) {
@@ -120,7 +120,7 @@ template <class T> Tensor<T> softmax_cross_entropy(const Tensor<T>& z, const Lab
     Tensor<T> loss = Tensor<T>::scalar(total / static_cast<T>(S));
     if (recording(z))
         record("softmax_cross_entropy", loss, {z},
-               [logY = std::make_shared<const Array<T>>(std::move(log_y)), labels,
+               [logY = detail::make_pooled<const Array<T>>(std::move(log_y)), labels,
                 C](const Array<T>& dL, InputGrads<T>& d) {
                    const std::size_t rows = labels.size();
                    const T scale = dL() / static_cast<T>(rows);
@@ -156,7 +156,7 @@ template <class T> Tensor<T> nll_loss(const Tensor<T>& log_p, const Labels& labe
 // L = mean((P - T)^2)      dP = 2 (P - T) / n      dT = -dP
 template <class T> Tensor<T> mse_loss(const Tensor<T>& p, const Tensor<T>& t) {
     require_same_shape("mse_loss", p, t);
-    auto difference = std::make_shared<const Array<T>>(value(p) - value(t));
+    auto difference = detail::make_pooled<const Array<T>>(value(p) - value(t));
     const auto n = static_cast<T>(difference->size());
     Tensor<T> loss =
         result<T>(xt::sum(*difference * *difference, xt::evaluation_strategy::immediate) / n);

@@ -38,7 +38,7 @@ template <class T> Saved<T> saved_if(bool needed, const Tensor<T>& t) {
 
 /// A fresh tensor holding `array` (an array or an expression, evaluated here).
 template <class T, class E> Tensor<T> result(E&& array) {
-    return Tensor<T>(std::make_shared<Value<T>>(Array<T>(std::forward<E>(array))));
+    return Tensor<T>(make_pooled<Value<T>>(Array<T>(std::forward<E>(array))));
 }
 
 template <class T, class... More> bool recording(const Tensor<T>& first, const More&... more) {
@@ -50,7 +50,7 @@ template <class T, class Backward>
 void record(const char* op, Tensor<T>& output,
             std::initializer_list<std::reference_wrapper<const Tensor<Scalar<T>>>> inputs,
             Backward&& backward) {
-    auto node = std::make_shared<OpNode<T, std::decay_t<Backward>>>(
+    auto node = make_pooled<OpNode<T, std::decay_t<Backward>>>(
         op, value(output).shape(), std::forward<Backward>(backward));
     for (const Tensor<T>& input : inputs)
         node->inputs[node->input_count++] = input.node_ptr();
