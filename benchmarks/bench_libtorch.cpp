@@ -24,8 +24,7 @@ std::vector<int64_t> chain_shape(const benchmark::State& state) {
 
 torch::Tensor chain(const torch::Tensor& x0, const torch::Tensor& a, const torch::Tensor& b) {
     torch::Tensor x = x0;
-    for (int i = 0; i < chain_repeats; ++i)
-        x = torch::relu(torch::tanh(x * a + b));
+    for (int i = 0; i < chain_repeats; ++i) x = torch::relu(torch::tanh(x * a + b));
     return x;
 }
 

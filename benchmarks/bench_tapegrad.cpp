@@ -20,11 +20,9 @@ F random_tensor(const Shape& shape, std::mt19937& rng, float scale = 1.0f,
                 bool requires_grad = false) {
     std::normal_distribution<float> normal(0.0f, scale);
     std::size_t count = 1;
-    for (std::size_t extent : shape)
-        count *= extent;
+    for (std::size_t extent : shape) count *= extent;
     std::vector<float> values(count);
-    for (float& v : values)
-        v = normal(rng);
+    for (float& v : values) v = normal(rng);
     return F(shape, std::move(values), requires_grad);
 }
 
@@ -35,8 +33,7 @@ Shape chain_shape(const benchmark::State& state) {
 
 F chain(const F& x0, const F& a, const F& b) {
     F x = x0;
-    for (int i = 0; i < chain_repeats; ++i)
-        x = relu(tanh(x * a + b));
+    for (int i = 0; i < chain_repeats; ++i) x = relu(tanh(x * a + b));
     return x;
 }
 
@@ -121,8 +118,7 @@ struct Mlp {
         w3 = random_tensor({mlp_classes, mlp_hidden}, rng, s2, true);
         b3 = random_tensor({mlp_classes}, rng, s2, true);
         std::uniform_int_distribution<int> label(0, int(mlp_classes) - 1);
-        for (std::size_t i = 0; i < mlp_batch; ++i)
-            labels.push_back(label(rng));
+        for (std::size_t i = 0; i < mlp_batch; ++i) labels.push_back(label(rng));
     }
     F loss() const {
         const F h1 = relu(linear(x, w1, b1));
@@ -160,14 +156,11 @@ void BM_MlpStepGemmsOnly(benchmark::State& state) {
         act[l].resize(std::size_t(S * widths[l])), grad_act[l].resize(act[l].size());
     for (int l = 0; l < 3; ++l) {
         w[l].resize(std::size_t(widths[l + 1] * widths[l]));
-        for (float& v : w[l])
-            v = 0.05f * normal(rng);
+        for (float& v : w[l]) v = 0.05f * normal(rng);
         grad_w[l].resize(w[l].size());
     }
-    for (float& v : act[0])
-        v = normal(rng);
-    for (float& v : grad_act[3])
-        v = normal(rng);
+    for (float& v : act[0]) v = normal(rng);
+    for (float& v : grad_act[3]) v = normal(rng);
     for (auto _ : state) {
         for (int l = 0; l < 3; ++l) // [S, in] x [in, out] -> [S, out]
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, widths[l + 1], widths[l], 1.0f,

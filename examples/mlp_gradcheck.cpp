@@ -11,8 +11,7 @@ using tapegrad::Tensor;
 Tensor<double> random_leaf(const tapegrad::Shape& shape, std::mt19937& rng) {
     std::normal_distribution<double> normal(0.0, 0.5);
     std::vector<double> values(shape[0] * (shape.size() > 1 ? shape[1] : 1));
-    for (double& v : values)
-        v = normal(rng);
+    for (double& v : values) v = normal(rng);
     return Tensor<double>(shape, values, /*requires_grad=*/true);
 }
 

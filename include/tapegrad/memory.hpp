@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <utility>
 
 namespace tapegrad {
 
@@ -36,6 +37,15 @@ template <class T> struct PooledAllocator {
     template <class U> PooledAllocator(const PooledAllocator<U>&) noexcept {}
     T* allocate(std::size_t n) { return static_cast<T*>(pooled_allocate(n * sizeof(T))); }
     void deallocate(T* p, std::size_t n) noexcept { pooled_deallocate(p, n * sizeof(T)); }
+    /// Default-initialises (leaves floats uninitialised, as std::allocator does for
+    /// xtensor), where the standard rule would zero every new buffer first.
+    template <class U> void construct(U* p) noexcept(noexcept(U())) { ::new (address(p)) U; }
+    template <class U, class... Args> void construct(U* p, Args&&... args) {
+        ::new (address(p)) U(std::forward<Args>(args)...);
+    }
+    template <class U> static void* address(U* p) noexcept {
+        return const_cast<void*>(static_cast<const void*>(p));
+    }
     template <class U> bool operator==(const PooledAllocator<U>&) const noexcept { return true; }
     template <class U> bool operator!=(const PooledAllocator<U>&) const noexcept { return false; }
 };

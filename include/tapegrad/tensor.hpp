@@ -56,7 +56,9 @@ public:
     /// .grad); before that it is a fresh tensor of zeros.
     Tensor grad() const;
     bool has_grad() const;
-    /// Sets the accumulated gradient to zero, keeping its buffer for the next step.
+    /// Drops the accumulated gradient, as PyTorch's zero_grad(set_to_none=True): grad()
+    /// reads zeros again and the next backward writes a fresh gradient instead of adding
+    /// to zeros. The buffer returns to the block cache, so the next step reuses it.
     void zero_grad();
     /// The same value, cut off from the graph.
     Tensor detach() const;

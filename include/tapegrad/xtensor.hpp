@@ -35,8 +35,7 @@ template <class T, class... Args> std::shared_ptr<T> make_pooled(Args&&... args)
 /// A tensor that takes over `array`.
 template <class T> Tensor<T> from_xtensor(Array<T> array, bool requires_grad = false) {
     Tensor<T> tensor(detail::make_pooled<detail::Value<T>>(std::move(array)));
-    if (requires_grad)
-        tensor.set_requires_grad();
+    if (requires_grad) tensor.set_requires_grad();
     return tensor;
 }
 

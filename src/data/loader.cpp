@@ -36,8 +36,7 @@ LabeledImages to_labeled_images(const IdxArray& images, const IdxArray& labels,
 }
 
 LabeledImages take_first(const LabeledImages& set, std::size_t count) {
-    if (count == 0 || count >= set.count)
-        return set;
+    if (count == 0 || count >= set.count) return set;
     LabeledImages subset;
     subset.count = count;
     subset.features = set.features;
@@ -49,11 +48,9 @@ LabeledImages take_first(const LabeledImages& set, std::size_t count) {
 }
 
 Normalization fit_normalization(const LabeledImages& set) {
-    if (set.pixels.empty())
-        return {};
+    if (set.pixels.empty()) return {};
     double sum = 0, sum_of_squares = 0;
-    for (float v : set.pixels)
-        sum += v, sum_of_squares += double(v) * v;
+    for (float v : set.pixels) sum += v, sum_of_squares += double(v) * v;
     const double n = static_cast<double>(set.pixels.size());
     const double mean = sum / n;
     const double variance = std::max(sum_of_squares / n - mean * mean, 1e-12);
@@ -62,15 +59,13 @@ Normalization fit_normalization(const LabeledImages& set) {
 
 void normalize(LabeledImages& set, Normalization normalization) {
     const float scale = 1.0f / normalization.std;
-    for (float& v : set.pixels)
-        v = (v - normalization.mean) * scale;
+    for (float& v : set.pixels) v = (v - normalization.mean) * scale;
 }
 
 BatchLoader::BatchLoader(const LabeledImages& set, std::size_t batch_size, bool shuffle,
                          std::uint64_t seed)
     : set_(set), batch_size_(batch_size), shuffle_(shuffle), rng_(seed), order_(set.count) {
-    if (batch_size == 0)
-        throw ValueError("BatchLoader: batch size must be positive");
+    if (batch_size == 0) throw ValueError("BatchLoader: batch size must be positive");
     std::iota(order_.begin(), order_.end(), std::size_t{0});
 }
 
@@ -89,8 +84,7 @@ void BatchLoader::start_epoch() {
 }
 
 bool BatchLoader::next(Batch& batch) {
-    if (position_ >= set_.count)
-        return false;
+    if (position_ >= set_.count) return false;
     const std::size_t rows = std::min(batch_size_, set_.count - position_);
     batch.rows = rows;
     batch.features = set_.features;

@@ -36,8 +36,7 @@ template <class T> void count_consumers(Node<T>& root, std::uint64_t sweep) {
         }
         for (std::size_t i = 0; i < node.input_count; ++i) {
             Node<T>* input = node.inputs[i].get();
-            if (!input)
-                continue;
+            if (!input) continue;
             if (input->sweep_id != sweep) {
                 input->sweep_id = sweep;
                 input->pending_consumers = 0;
@@ -50,37 +49,39 @@ template <class T> void count_consumers(Node<T>& root, std::uint64_t sweep) {
 
 } // namespace
 
-template <class T> void run_backward(Node<T>& root, Array<T> seed, bool retain_graph) {
+template <class T>
+void run_backward(Node<T>& root, const std::shared_ptr<Value<T>>& seed, bool retain_graph) {
     const std::uint64_t sweep = next_sweep_id();
     count_consumers(root, sweep);
 
-    if (root.adjoint)
-        xt::noalias(static_cast<Array<T>&>(*root.adjoint)) += seed;
-    else
-        root.adjoint = make_pooled<Value<T>>(std::move(seed));
+    // A leaf's adjoint is its gradient and is written to later: it gets its own copy.
+    if (root.adjoint) {
+        Array<T>& adjoint = *root.adjoint;
+        xt::noalias(adjoint) += static_cast<const Array<T>&>(*seed);
+    } else {
+        root.adjoint =
+            root.is_leaf() ? make_pooled<Value<T>>(static_cast<const Array<T>&>(*seed)) : seed;
+    }
 
     std::vector<Node<T>*> ready{&root};
     while (!ready.empty()) {
         Node<T>& node = *ready.back();
         ready.pop_back();
-        if (node.is_leaf())
-            continue; // its adjoint is the gradient the user reads
+        if (node.is_leaf()) continue; // its adjoint is the gradient the user reads
         if (node.adjoint) {
             InputGrads<T> input_grads(node);
             node.backward(*node.adjoint, input_grads);
         }
         node.adjoint.reset();
-        if (!retain_graph)
-            node.release();
+        if (!retain_graph) node.release();
         for (std::size_t i = 0; i < node.input_count; ++i) {
             Node<T>* input = node.inputs[i].get();
-            if (input && --input->pending_consumers == 0)
-                ready.push_back(input);
+            if (input && --input->pending_consumers == 0) ready.push_back(input);
         }
     }
 }
 
-template void run_backward(Node<float>&, Array<float>, bool);
-template void run_backward(Node<double>&, Array<double>, bool);
+template void run_backward(Node<float>&, const std::shared_ptr<Value<float>>&, bool);
+template void run_backward(Node<double>&, const std::shared_ptr<Value<double>>&, bool);
 
 } // namespace tapegrad::detail

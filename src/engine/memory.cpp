@@ -34,7 +34,8 @@ SizeClass size_class(std::size_t bytes) {
     if (power >= max_power) return {class_count, (bytes + alignment - 1) / alignment * alignment};
     const std::size_t quarter = std::size_t(1) << (power - 2);
     const std::size_t steps = (bytes - (std::size_t(1) << power) + quarter - 1) / quarter; // 1..4
-    return {small_classes + 4 * std::size_t(power - 10) + steps - 1, (std::size_t(1) << power) + steps * quarter};
+    return {small_classes + 4 * std::size_t(power - 10) + steps - 1,
+            (std::size_t(1) << power) + steps * quarter};
 }
 
 struct Cache {
@@ -106,7 +107,8 @@ void* pooled_allocate(std::size_t bytes) {
 void pooled_deallocate(void* block, std::size_t bytes) noexcept {
     if (!block) return;
     const SizeClass size = size_class(bytes);
-    if (cache && size.index < class_count && cache->stats.cached_bytes + size.bytes <= cache_limit) {
+    if (cache && size.index < class_count &&
+        cache->stats.cached_bytes + size.bytes <= cache_limit) {
         try {
             cache->free_blocks[size.index].push_back(block);
             cache->stats.cached_bytes += size.bytes;

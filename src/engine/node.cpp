@@ -30,8 +30,7 @@ template <class T> Node<T>::~Node() {
         for (std::size_t i = 0; i < node.input_count; ++i) {
             // Taking each slot out first makes an input held twice (x * x) count once here.
             std::shared_ptr<Node> input = std::move(node.inputs[i]);
-            if (input && input.use_count() == 1)
-                orphans.push_back(std::move(input));
+            if (input && input.use_count() == 1) orphans.push_back(std::move(input));
         }
     };
     adopt(*this);

@@ -99,8 +99,7 @@ public:
     Array<T>& target(std::size_t i, bool& fresh) {
         Node<T>& input = *node_.inputs[i];
         fresh = !input.adjoint;
-        if (fresh)
-            input.adjoint = make_pooled<Value<T>>(empty_array<T>(input.shape));
+        if (fresh) input.adjoint = make_pooled<Value<T>>(empty_array<T>(input.shape));
         return *input.adjoint;
     }
 

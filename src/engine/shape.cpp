@@ -9,8 +9,7 @@
 namespace tapegrad::detail {
 
 template <class S> std::string format_shape(const S& shape) {
-    if (shape.size() == 1)
-        return fmt::format("({},)", shape[0]);
+    if (shape.size() == 1) return fmt::format("({},)", shape[0]);
     return fmt::format("({})", fmt::join(shape.begin(), shape.end(), ", "));
 }
 template std::string format_shape(const ArrayShape&);
@@ -44,8 +43,7 @@ std::size_t normalize_axis(const char* op, int axis, std::size_t rank) {
 std::vector<std::size_t> normalize_axes(const char* op, const std::vector<int>& axes,
                                         std::size_t rank) {
     std::vector<std::size_t> result;
-    for (int axis : axes)
-        result.push_back(normalize_axis(op, axis, rank));
+    for (int axis : axes) result.push_back(normalize_axis(op, axis, rank));
     std::sort(result.begin(), result.end());
     if (std::adjacent_find(result.begin(), result.end()) != result.end()) {
         throw IndexError(fmt::format("{}: axes ({}) repeat an axis", op, fmt::join(axes, ", ")));
@@ -57,8 +55,7 @@ template <class T> Array<T> reduce_to_shape(const Array<T>& gradient, const Arra
     const std::size_t extra = gradient.dimension() - shape.size();
     std::vector<std::size_t> axes;
     for (std::size_t k = 0; k < gradient.dimension(); ++k) {
-        if (k < extra || (shape[k - extra] == 1 && gradient.shape()[k] != 1))
-            axes.push_back(k);
+        if (k < extra || (shape[k - extra] == 1 && gradient.shape()[k] != 1)) axes.push_back(k);
     }
     Array<T> reduced = xt::sum(gradient, axes, xt::evaluation_strategy::immediate);
     reduced.reshape(shape);

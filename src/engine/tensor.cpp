@@ -18,8 +18,7 @@ template <class T> Tensor<T>::Tensor() : Tensor(detail::make_pooled<Value<T>>(Ar
 
 template <class T> Tensor<T>::Tensor(Shape shape, std::vector<T> values, bool requires_grad) {
     std::size_t count = 1;
-    for (std::size_t extent : shape)
-        count *= extent;
+    for (std::size_t extent : shape) count *= extent;
     if (count != values.size()) {
         throw ShapeError(fmt::format("Tensor: shape {} holds {} elements, but {} values were given",
                                      detail::format_shape(shape), count, values.size()));
@@ -113,14 +112,12 @@ template <class T> Tensor<T> Tensor<T>::grad() const {
             detail::format_shape(value_->shape()),
             node_ ? fmt::format("was made by '{}'", node_->op) : "does not require a gradient"));
     }
-    if (!node_->adjoint)
-        return zeros(shape());
+    if (!node_->adjoint) return zeros(shape());
     return Tensor(node_->adjoint);
 }
 
 template <class T> void Tensor<T>::zero_grad() {
-    if (has_grad())
-        node_->adjoint->fill(T(0));
+    if (node_ && node_->is_leaf()) node_->adjoint.reset();
 }
 
 template <class T> Tensor<T> Tensor<T>::detach() const {
@@ -149,7 +146,7 @@ template <class T> void Tensor<T>::backward(const Tensor& seed, bool retain_grap
                                      detail::format_shape(seed.value_->shape()),
                                      detail::format_shape(value_->shape())));
     }
-    detail::run_backward(*node_, Array<T>(*seed.value_), retain_graph);
+    detail::run_backward(*node_, seed.value_, retain_graph);
 }
 
 template class Tensor<float>;

@@ -28,8 +28,7 @@ Shape unravel(std::size_t flat, const Shape& shape) {
 /// <R, y>, accumulated in double.
 template <class T> double project(const Tensor<T>& y, const Tensor<T>& r) {
     double total = 0;
-    for (std::size_t i = 0; i < y.size(); ++i)
-        total += double(y.data()[i]) * double(r.data()[i]);
+    for (std::size_t i = 0; i < y.size(); ++i) total += double(y.data()[i]) * double(r.data()[i]);
     return total;
 }
 
@@ -37,8 +36,7 @@ template <class T> Tensor<T> random_like(const Tensor<T>& y, unsigned seed) {
     std::mt19937 generator(seed);
     std::normal_distribution<double> normal;
     std::vector<T> values(y.size());
-    for (T& v : values)
-        v = static_cast<T>(normal(generator));
+    for (T& v : values) v = static_cast<T>(normal(generator));
     return Tensor<T>(y.shape(), std::move(values));
 }
 
@@ -46,11 +44,9 @@ template <class T> Tensor<T> random_like(const Tensor<T>& y, unsigned seed) {
 std::vector<std::size_t> elements_to_check(std::size_t size, const GradcheckOptions& options,
                                            std::size_t input) {
     std::vector<std::size_t> indices(size);
-    for (std::size_t i = 0; i < size; ++i)
-        indices[i] = i;
+    for (std::size_t i = 0; i < size; ++i) indices[i] = i;
     const std::size_t wanted = options.max_elements_per_input;
-    if (wanted == 0 || wanted >= size)
-        return indices;
+    if (wanted == 0 || wanted >= size) return indices;
     std::mt19937_64 generator(options.seed + 1000003 * (input + 1));
     for (std::size_t i = 0; i < wanted; ++i)
         std::swap(indices[i], indices[i + generator() % (size - i)]);
@@ -69,8 +65,7 @@ GradcheckResult check(const GradcheckFunction<T>& f, const std::vector<Tensor<T>
         leaves.push_back(from_xtensor(as_xtensor(input), input.requires_grad()));
         any_requires_grad = any_requires_grad || input.requires_grad();
     }
-    if (!any_requires_grad)
-        throw GraphError("gradcheck: none of the inputs requires a gradient");
+    if (!any_requires_grad) throw GraphError("gradcheck: none of the inputs requires a gradient");
 
     Tensor<T> y = f(leaves);
     if (!y.requires_grad()) {
@@ -87,8 +82,7 @@ GradcheckResult check(const GradcheckFunction<T>& f, const std::vector<Tensor<T>
     double worst_excess = -1; // |error| / allowed error of the worst element so far
     NoGrad no_grad;
     for (std::size_t n = 0; n < leaves.size(); ++n) {
-        if (!leaves[n].requires_grad())
-            continue;
+        if (!leaves[n].requires_grad()) continue;
         T* x = leaves[n].data();
         const Tensor<T> analytic = leaves[n].grad();
         for (std::size_t i : elements_to_check(leaves[n].size(), options, n)) {
@@ -106,13 +100,11 @@ GradcheckResult check(const GradcheckFunction<T>& f, const std::vector<Tensor<T>
             const double error = std::abs(exact - numeric);
             const double allowed = options.atol + options.rtol * std::abs(numeric);
             // Written so that a NaN error propagates into the maxima.
-            if (!(error <= result.max_abs_error))
-                result.max_abs_error = error;
+            if (!(error <= result.max_abs_error)) result.max_abs_error = error;
             const double relative = error / std::abs(numeric);
             if (numeric != 0 && !(relative <= result.max_rel_error))
                 result.max_rel_error = relative;
-            if (!(error <= allowed))
-                result.passed = false; // NaN fails too
+            if (!(error <= allowed)) result.passed = false; // NaN fails too
             const double excess = std::isnan(error) ? INFINITY : error / allowed;
             if (excess > worst_excess) {
                 worst_excess = excess;

@@ -12,8 +12,7 @@ namespace tapegrad::io {
 std::vector<std::uint8_t> read_file(const std::string& path, const std::string& context) {
     const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
                                                                &std::fclose);
-    if (!file)
-        throw FormatError(context + ": cannot open file: " + std::strerror(errno));
+    if (!file) throw FormatError(context + ": cannot open file: " + std::strerror(errno));
     std::vector<std::uint8_t> contents;
     std::uint8_t buffer[1 << 16];
     std::size_t got;

@@ -12,32 +12,27 @@ namespace tapegrad::nn {
 
 template <class T> std::vector<Tensor<T>> Module<T>::parameters() {
     std::vector<Tensor<T>> tensors;
-    for (auto& named : named_parameters())
-        tensors.push_back(*named.tensor);
+    for (auto& named : named_parameters()) tensors.push_back(*named.tensor);
     return tensors;
 }
 
 template <class T> std::size_t Module<T>::parameter_count() {
     std::size_t count = 0;
-    for (const auto& named : named_parameters())
-        count += named.tensor->size();
+    for (const auto& named : named_parameters()) count += named.tensor->size();
     return count;
 }
 
 template <class T> void Module<T>::zero_grad() {
-    for (auto& named : named_parameters())
-        named.tensor->zero_grad();
+    for (auto& named : named_parameters()) named.tensor->zero_grad();
 }
 
 namespace {
 template <class T> Tensor<T> uniform(const Shape& shape, double bound, std::mt19937_64& rng) {
     std::uniform_real_distribution<double> distribution(-bound, bound);
     std::size_t count = 1;
-    for (std::size_t extent : shape)
-        count *= extent;
+    for (std::size_t extent : shape) count *= extent;
     std::vector<T> values(count);
-    for (T& v : values)
-        v = static_cast<T>(distribution(rng));
+    for (T& v : values) v = static_cast<T>(distribution(rng));
     return Tensor<T>(shape, std::move(values), true);
 }
 } // namespace
@@ -52,8 +47,7 @@ Linear<T>::Linear(std::size_t in_features, std::size_t out_features, std::mt1993
     }
     const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
     weight = uniform<T>({out_features, in_features}, bound, rng);
-    if (with_bias)
-        bias = uniform<T>({out_features}, bound, rng);
+    if (with_bias) bias = uniform<T>({out_features}, bound, rng);
 }
 
 template <class T> Tensor<T> Linear<T>::forward(const Tensor<T>& x) {
@@ -61,8 +55,7 @@ template <class T> Tensor<T> Linear<T>::forward(const Tensor<T>& x) {
 }
 
 template <class T> std::vector<NamedParameter<T>> Linear<T>::named_parameters() {
-    if (!has_bias_)
-        return {{"weight", &weight}};
+    if (!has_bias_) return {{"weight", &weight}};
     return {{"weight", &weight}, {"bias", &bias}};
 }
 
@@ -75,8 +68,7 @@ ActivationKind parse_activation(const std::string& name) {
     for (ActivationKind kind :
          {ActivationKind::relu, ActivationKind::leaky_relu, ActivationKind::elu,
           ActivationKind::tanh, ActivationKind::sigmoid}) {
-        if (to_string(kind) == name)
-            return kind;
+        if (to_string(kind) == name) return kind;
     }
     throw ValueError(
         fmt::format("activation: unknown '{}' (relu, leaky_relu, elu, tanh, sigmoid)", name));
@@ -124,13 +116,11 @@ template <class T> Dropout<T>::Dropout(double p, std::uint64_t seed) : p_(p), rn
 }
 
 template <class T> Tensor<T> Dropout<T>::forward(const Tensor<T>& x) {
-    if (!this->is_training() || p_ == 0)
-        return x;
+    if (!this->is_training() || p_ == 0) return x;
     std::bernoulli_distribution keep(1 - p_);
     const T scale = static_cast<T>(1 / (1 - p_));
     std::vector<T> mask(x.size());
-    for (T& m : mask)
-        m = keep(rng_) ? scale : T(0);
+    for (T& m : mask) m = keep(rng_) ? scale : T(0);
     return x * Tensor<T>(x.shape(), std::move(mask));
 }
 
@@ -140,8 +130,7 @@ template <class T> std::string Dropout<T>::describe() const {
 
 template <class T> Tensor<T> Sequential<T>::forward(const Tensor<T>& x) {
     Tensor<T> y = x;
-    for (auto& module : modules_)
-        y = module->forward(y);
+    for (auto& module : modules_) y = module->forward(y);
     return y;
 }
 
@@ -157,14 +146,12 @@ template <class T> std::vector<NamedParameter<T>> Sequential<T>::named_parameter
 
 template <class T> void Sequential<T>::train(bool on) {
     Module<T>::train(on);
-    for (auto& module : modules_)
-        module->train(on);
+    for (auto& module : modules_) module->train(on);
 }
 
 template <class T> std::string Sequential<T>::describe() const {
     std::vector<std::string> parts;
-    for (const auto& module : modules_)
-        parts.push_back(module->describe());
+    for (const auto& module : modules_) parts.push_back(module->describe());
     return fmt::format("{}", fmt::join(parts, " -> "));
 }
 
@@ -180,8 +167,7 @@ Sequential<T> make_mlp(const std::vector<std::size_t>& widths, ActivationKind ac
         model.template add<Linear<T>>(widths[i], widths[i + 1], rng);
         if (i + 2 < widths.size()) {
             model.template add<Activation<T>>(activation);
-            if (dropout > 0)
-                model.template add<Dropout<T>>(dropout, rng());
+            if (dropout > 0) model.template add<Dropout<T>>(dropout, rng());
         }
     }
     return model;

@@ -27,8 +27,7 @@ template <class T> void save_parameters(Module<T>& module, const std::string& pa
 
 template <class T> void load_parameters(Module<T>& module, const std::string& path) {
     std::map<std::string, io::NamedArray> entries;
-    for (io::NamedArray& array : io::load_npz(path))
-        entries.emplace(array.name, std::move(array));
+    for (io::NamedArray& array : io::load_npz(path)) entries.emplace(array.name, std::move(array));
 
     auto parameters = module.named_parameters();
     for (const auto& [name, tensor] : parameters) {

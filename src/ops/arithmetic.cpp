@@ -19,7 +19,8 @@ using detail::value;
 namespace {
 template <class T>
 void require_broadcastable(const char* op, const Tensor<T>& a, const Tensor<T>& b) {
-    detail::broadcast_shapes(op, value(a).shape(), value(b).shape());
+    if (value(a).shape() != value(b).shape())
+        detail::broadcast_shapes(op, value(a).shape(), value(b).shape());
 }
 } // namespace
 
@@ -29,10 +30,8 @@ template <class T> Tensor<T> operator+(const Tensor<T>& a, const Tensor<T>& b) {
     Tensor<T> y = result<T>(value(a) + value(b));
     if (recording(a, b))
         record("add", y, {a, b}, [](const Array<T>& dy, InputGrads<T>& d) {
-            if (d.wants(0))
-                d.add(0, dy);
-            if (d.wants(1))
-                d.add(1, dy);
+            if (d.wants(0)) d.add(0, dy);
+            if (d.wants(1)) d.add(1, dy);
         });
     return y;
 }
@@ -43,10 +42,8 @@ template <class T> Tensor<T> operator-(const Tensor<T>& a, const Tensor<T>& b) {
     Tensor<T> y = result<T>(value(a) - value(b));
     if (recording(a, b))
         record("sub", y, {a, b}, [](const Array<T>& dy, InputGrads<T>& d) {
-            if (d.wants(0))
-                d.add(0, dy);
-            if (d.wants(1))
-                d.add(1, -dy);
+            if (d.wants(0)) d.add(0, dy);
+            if (d.wants(1)) d.add(1, -dy);
         });
     return y;
 }
@@ -59,10 +56,8 @@ template <class T> Tensor<T> operator*(const Tensor<T>& a, const Tensor<T>& b) {
         record("mul", y, {a, b},
                [A = saved_if(b.requires_grad(), a),
                 B = saved_if(a.requires_grad(), b)](const Array<T>& dy, InputGrads<T>& d) {
-                   if (d.wants(0))
-                       d.add(0, dy * *B);
-                   if (d.wants(1))
-                       d.add(1, dy * *A);
+                   if (d.wants(0)) d.add(0, dy * *B);
+                   if (d.wants(1)) d.add(1, dy * *A);
                });
     return y;
 }
@@ -75,10 +70,8 @@ template <class T> Tensor<T> operator/(const Tensor<T>& a, const Tensor<T>& b) {
         record("div", y, {a, b},
                [B = saved(b), Y = saved_if(b.requires_grad(), y)](const Array<T>& dy,
                                                                   InputGrads<T>& d) {
-                   if (d.wants(0))
-                       d.add(0, dy / *B);
-                   if (d.wants(1))
-                       d.add(1, -dy * *Y / *B);
+                   if (d.wants(0)) d.add(0, dy / *B);
+                   if (d.wants(1)) d.add(1, -dy * *Y / *B);
                });
     return y;
 }

@@ -17,8 +17,7 @@ namespace detail {
 template <class T>
 void gemm(Transpose trans_a, Transpose trans_b, std::size_t m, std::size_t n, std::size_t k,
           T alpha, const T* a, const T* b, T beta, T* c) {
-    if (m == 0 || n == 0)
-        return;
+    if (m == 0 || n == 0) return;
     const auto ta = trans_a == Transpose::yes ? CblasTrans : CblasNoTrans;
     const auto tb = trans_b == Transpose::yes ? CblasTrans : CblasNoTrans;
     // Leading dimensions of the stored (not transposed) row-major matrices; BLAS wants >= 1.

@@ -76,10 +76,8 @@ template <class T> Tensor<T> cross_entropy(const Tensor<T>& p, const Tensor<T>& 
                [P = saved(p), Tg = saved_if(p.requires_grad(), t)](const Array<T>& dL,
                                                                    InputGrads<T>& d) {
                    const T scale = -dL() / static_cast<T>(P->shape()[0]);
-                   if (d.wants(0))
-                       d.add(0, scale * *Tg / *P);
-                   if (d.wants(1))
-                       d.add(1, scale * xt::log(*P));
+                   if (d.wants(0)) d.add(0, scale * *Tg / *P);
+                   if (d.wants(1)) d.add(1, scale * xt::log(*P));
                });
     return loss;
 }
@@ -102,8 +100,7 @@ template <class T> Tensor<T> softmax_cross_entropy(const Tensor<T>& z, const Ten
                            xt::sum(*Tg, {1}, xt::keep_dims | xt::evaluation_strategy::immediate);
                        d.add(0, scale * (xt::exp(*logY) * row_sums - *Tg));
                    }
-                   if (d.wants(1))
-                       d.add(1, -scale * *logY);
+                   if (d.wants(1)) d.add(1, -scale * *logY);
                });
     return loss;
 }
@@ -115,8 +112,7 @@ template <class T> Tensor<T> softmax_cross_entropy(const Tensor<T>& z, const Lab
     const std::size_t S = z.shape()[0], C = z.shape()[1];
     Array<T> log_y = detail::log_softmax_along(value(z), 1);
     T total = 0;
-    for (std::size_t s = 0; s < S; ++s)
-        total -= at_label(log_y.data(), C, labels, s);
+    for (std::size_t s = 0; s < S; ++s) total -= at_label(log_y.data(), C, labels, s);
     Tensor<T> loss = Tensor<T>::scalar(total / static_cast<T>(S));
     if (recording(z))
         record("softmax_cross_entropy", loss, {z},
@@ -138,8 +134,7 @@ template <class T> Tensor<T> nll_loss(const Tensor<T>& log_p, const Labels& labe
     require_labels("nll_loss", log_p, labels);
     const std::size_t S = log_p.shape()[0], C = log_p.shape()[1];
     T total = 0;
-    for (std::size_t s = 0; s < S; ++s)
-        total -= at_label(log_p.data(), C, labels, s);
+    for (std::size_t s = 0; s < S; ++s) total -= at_label(log_p.data(), C, labels, s);
     Tensor<T> loss = Tensor<T>::scalar(total / static_cast<T>(S));
     if (recording(log_p))
         record("nll_loss", loss, {log_p},
@@ -163,10 +158,8 @@ template <class T> Tensor<T> mse_loss(const Tensor<T>& p, const Tensor<T>& t) {
     if (recording(p, t))
         record("mse_loss", loss, {p, t}, [difference, n](const Array<T>& dL, InputGrads<T>& d) {
             const T scale = T(2) * dL() / n;
-            if (d.wants(0))
-                d.add(0, scale * *difference);
-            if (d.wants(1))
-                d.add(1, -scale * *difference);
+            if (d.wants(0)) d.add(0, scale * *difference);
+            if (d.wants(1)) d.add(1, -scale * *difference);
         });
     return loss;
 }

@@ -101,15 +101,13 @@ Tensor<T> linear_with_optional_bias(const Tensor<T>& x, const Tensor<T>& w, cons
     const std::size_t S = X.shape()[0], M = X.shape()[1], N = W.shape()[0];
     Array<T> Y = detail::empty_array<T>({S, N});
     if (b) {
-        for (std::size_t s = 0; s < S; ++s)
-            std::copy_n(value(*b).data(), N, Y.data() + s * N);
+        for (std::size_t s = 0; s < S; ++s) std::copy_n(value(*b).data(), N, Y.data() + s * N);
     }
     // [S, M] x [M, N] -> [S, N], added onto the bias rows
     gemm(Transpose::no, Transpose::yes, S, N, M, T(1), X.data(), W.data(), T(b ? 1 : 0), Y.data());
 
     Tensor<T> y = result<T>(std::move(Y));
-    if (!recording(x, w) && !(b && recording(*b)))
-        return y;
+    if (!recording(x, w) && !(b && recording(*b))) return y;
     auto backward = [X = saved_if(w.requires_grad(), x), W = saved_if(x.requires_grad(), w), S, M,
                      N](const Array<T>& dY, InputGrads<T>& d) {
         bool fresh = false;
@@ -125,12 +123,10 @@ Tensor<T> linear_with_optional_bias(const Tensor<T>& x, const Tensor<T>& w, cons
         }
         if (d.input_count() > 2 && d.wants(2)) { // db = 1^T dY: column sums, [S, N] -> [N]
             T* db = d.target(2, fresh).data();
-            if (fresh)
-                std::fill_n(db, N, T(0));
+            if (fresh) std::fill_n(db, N, T(0));
             for (std::size_t s = 0; s < S; ++s) {
                 const T* row = dY.data() + s * N;
-                for (std::size_t n = 0; n < N; ++n)
-                    db[n] += row[n];
+                for (std::size_t n = 0; n < N; ++n) db[n] += row[n];
             }
         }
     };
@@ -155,8 +151,7 @@ Tensor<T> transpose(const Tensor<T>& x, const std::vector<std::size_t>& permutat
     const Array<T>& X = value(x);
     std::vector<std::size_t> inverse(permutation.size(), X.dimension());
     for (std::size_t k = 0; k < permutation.size(); ++k) {
-        if (permutation[k] < inverse.size())
-            inverse[permutation[k]] = k;
+        if (permutation[k] < inverse.size()) inverse[permutation[k]] = k;
     }
     const bool is_permutation =
         permutation.size() == X.dimension() &&
@@ -176,8 +171,7 @@ Tensor<T> transpose(const Tensor<T>& x, const std::vector<std::size_t>& permutat
 
 template <class T> Tensor<T> transpose(const Tensor<T>& x) {
     std::vector<std::size_t> reversed(x.rank());
-    for (std::size_t k = 0; k < reversed.size(); ++k)
-        reversed[k] = reversed.size() - 1 - k;
+    for (std::size_t k = 0; k < reversed.size(); ++k) reversed[k] = reversed.size() - 1 - k;
     return transpose(x, reversed);
 }
 
@@ -185,8 +179,7 @@ template <class T> Tensor<T> transpose(const Tensor<T>& x) {
 template <class T> Tensor<T> reshape(const Tensor<T>& x, const Shape& shape) {
     const Array<T>& X = value(x);
     std::size_t count = 1;
-    for (std::size_t extent : shape)
-        count *= extent;
+    for (std::size_t extent : shape) count *= extent;
     if (count != X.size()) {
         throw ShapeError(
             fmt::format("reshape: cannot reshape {} ({} elements) into {} ({} elements)",

@@ -50,10 +50,9 @@ template <class T, class Backward>
 void record(const char* op, Tensor<T>& output,
             std::initializer_list<std::reference_wrapper<const Tensor<Scalar<T>>>> inputs,
             Backward&& backward) {
-    auto node = make_pooled<OpNode<T, std::decay_t<Backward>>>(
-        op, value(output).shape(), std::forward<Backward>(backward));
-    for (const Tensor<T>& input : inputs)
-        node->inputs[node->input_count++] = input.node_ptr();
+    auto node = make_pooled<OpNode<T, std::decay_t<Backward>>>(op, value(output).shape(),
+                                                               std::forward<Backward>(backward));
+    for (const Tensor<T>& input : inputs) node->inputs[node->input_count++] = input.node_ptr();
     output = Tensor<T>(output.value_ptr(), std::move(node));
 }
 

@@ -29,8 +29,7 @@ std::vector<int> all_axes(std::size_t rank) {
 
 /// `shape` with the reduced `axes` kept as size 1.
 ArrayShape keepdims_shape(ArrayShape shape, const std::vector<std::size_t>& axes) {
-    for (std::size_t axis : axes)
-        shape[axis] = 1;
+    for (std::size_t axis : axes) shape[axis] = 1;
     return shape;
 }
 
@@ -42,8 +41,7 @@ template <class T> Tensor<T> sum(const Tensor<T>& x, const Axes& axes, bool keep
     const std::vector<std::size_t> reduced = detail::normalize_axes("sum", axes, X.dimension());
     const ArrayShape kept_shape = keepdims_shape(X.shape(), reduced);
     Array<T> Y = xt::sum(X, reduced, xt::evaluation_strategy::immediate);
-    if (keepdims)
-        Y.reshape(kept_shape);
+    if (keepdims) Y.reshape(kept_shape);
     Tensor<T> y = result<T>(std::move(Y));
     if (recording(x))
         record("sum", y, {x},
@@ -79,8 +77,7 @@ template <class T> Tensor<T> max(const Tensor<T>& x, int axis, bool keepdims) {
     }
     const detail::AxisView view = detail::view_around_axis(X.shape(), k);
     ArrayShape y_shape = keepdims_shape(X.shape(), {k});
-    if (!keepdims)
-        y_shape.erase(y_shape.begin() + static_cast<std::ptrdiff_t>(k));
+    if (!keepdims) y_shape.erase(y_shape.begin() + static_cast<std::ptrdiff_t>(k));
     Array<T> Y = detail::empty_array<T>(y_shape);
     std::vector<std::size_t> argmax(Y.size()); // flat index into x of each output's maximum
     for (std::size_t o = 0; o < view.outer; ++o) {
@@ -89,8 +86,7 @@ template <class T> Tensor<T> max(const Tensor<T>& x, int axis, bool keepdims) {
             std::size_t best = first;
             for (std::size_t e = 1; e < view.extent; ++e) {
                 const std::size_t at = first + e * view.inner;
-                if (X.data()[at] > X.data()[best])
-                    best = at;
+                if (X.data()[at] > X.data()[best]) best = at;
             }
             argmax[o * view.inner + i] = best;
             Y.data()[o * view.inner + i] = X.data()[best];

@@ -26,21 +26,17 @@ namespace detail {
 template <class T> Array<T> log_softmax_along(const Array<T>& X, std::size_t axis) {
     const AxisView v = view_around_axis(X.shape(), axis);
     Array<T> Y = empty_array<T>(X.shape());
-    if (v.extent == 0)
-        return Y;
+    if (v.extent == 0) return Y;
     for (std::size_t o = 0; o < v.outer; ++o) {
         for (std::size_t i = 0; i < v.inner; ++i) {
             const T* x = X.data() + o * v.extent * v.inner + i;
             T* y = Y.data() + o * v.extent * v.inner + i;
             T m = x[0];
-            for (std::size_t e = 1; e < v.extent; ++e)
-                m = std::max(m, x[e * v.inner]);
+            for (std::size_t e = 1; e < v.extent; ++e) m = std::max(m, x[e * v.inner]);
             T total = 0;
-            for (std::size_t e = 0; e < v.extent; ++e)
-                total += std::exp(x[e * v.inner] - m);
+            for (std::size_t e = 0; e < v.extent; ++e) total += std::exp(x[e * v.inner] - m);
             const T shift = m + std::log(total);
-            for (std::size_t e = 0; e < v.extent; ++e)
-                y[e * v.inner] = x[e * v.inner] - shift;
+            for (std::size_t e = 0; e < v.extent; ++e) y[e * v.inner] = x[e * v.inner] - shift;
         }
     }
     return Y;

@@ -12,8 +12,7 @@ Optimizer<T>::Optimizer(std::vector<Tensor<T>> parameters, double learning_rate)
     : parameters_(std::move(parameters)), learning_rate_(learning_rate) {}
 
 template <class T> void Optimizer<T>::zero_grad() {
-    for (Tensor<T>& p : parameters_)
-        p.zero_grad();
+    for (Tensor<T>& p : parameters_) p.zero_grad();
 }
 
 template <class T>
@@ -27,20 +26,17 @@ template <class T> void Sgd<T>::step() {
             wd = static_cast<T>(options_.weight_decay);
     for (std::size_t k = 0; k < this->parameters_.size(); ++k) {
         Tensor<T>& parameter = this->parameters_[k];
-        if (!parameter.has_grad())
-            continue;
+        if (!parameter.has_grad()) continue;
         T* p = parameter.data();
         const T* grad = parameter.grad().data();
         const std::size_t n = parameter.size();
         if (options_.momentum == 0) {
-            for (std::size_t i = 0; i < n; ++i)
-                p[i] -= lr * (grad[i] + wd * p[i]);
+            for (std::size_t i = 0; i < n; ++i) p[i] -= lr * (grad[i] + wd * p[i]);
             continue;
         }
         std::vector<T>& v = velocity_[k];
         const bool first = v.empty();
-        if (first)
-            v.resize(n);
+        if (first) v.resize(n);
         for (std::size_t i = 0; i < n; ++i) {
             const T g = grad[i] + wd * p[i];
             v[i] = first ? g : mu * v[i] + g;
@@ -62,15 +58,13 @@ template <class T> void Adam<T>::step() {
     const double lr = this->learning_rate_;
     for (std::size_t k = 0; k < this->parameters_.size(); ++k) {
         Tensor<T>& parameter = this->parameters_[k];
-        if (!parameter.has_grad())
-            continue;
+        if (!parameter.has_grad()) continue;
         T* p = parameter.data();
         const T* grad = parameter.grad().data();
         const std::size_t n = parameter.size();
         std::vector<T>& m = first_moment_[k];
         std::vector<T>& v = second_moment_[k];
-        if (m.empty())
-            m.assign(n, T(0)), v.assign(n, T(0));
+        if (m.empty()) m.assign(n, T(0)), v.assign(n, T(0));
         const long t = ++steps_[k];
         const T b1 = static_cast<T>(options_.beta1), b2 = static_cast<T>(options_.beta2);
         const T step_size = static_cast<T>(lr / (1 - std::pow(options_.beta1, t)));

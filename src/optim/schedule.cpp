@@ -11,8 +11,7 @@ namespace tapegrad::optim {
 
 ScheduleKind parse_schedule(const std::string& name) {
     for (ScheduleKind kind : {ScheduleKind::constant, ScheduleKind::step, ScheduleKind::cosine}) {
-        if (to_string(kind) == name)
-            return kind;
+        if (to_string(kind) == name) return kind;
     }
     throw ValueError(fmt::format("schedule: unknown '{}' (constant, step, cosine)", name));
 }

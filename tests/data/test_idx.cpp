@@ -168,8 +168,7 @@ TEST(ParseIdx, PrefixesAndMutationsNeverCrash) {
             mutated[position] = value;
             try {
                 parse_idx(mutated.data(), mutated.size(), "mutated");
-            } catch (const FormatError&) {
-            }
+            } catch (const FormatError&) {}
         }
     }
 }

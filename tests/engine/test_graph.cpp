@@ -30,8 +30,7 @@ TEST(Graph, DiamondSumsBothPaths) {
     D d = sum((a + 1.0) * (a * 3.0));
     d.backward();
     const std::vector<double> g = x.grad().to_vector();
-    for (std::size_t i = 0; i < g.size(); ++i)
-        EXPECT_DOUBLE_EQ(g[i], 24 * x.data()[i] + 6);
+    for (std::size_t i = 0; i < g.size(); ++i) EXPECT_DOUBLE_EQ(g[i], 24 * x.data()[i] + 6);
 }
 
 TEST(Graph, GradientsAccumulateUntilZeroGrad) {
@@ -91,8 +90,7 @@ TEST(Graph, RetainGraphAllowsASecondBackward) {
     const std::vector<double> once = x.grad().to_vector();
     y.backward();
     const std::vector<double> twice = x.grad().to_vector();
-    for (std::size_t i = 0; i < once.size(); ++i)
-        EXPECT_DOUBLE_EQ(twice[i], 2 * once[i]);
+    for (std::size_t i = 0; i < once.size(); ++i) EXPECT_DOUBLE_EQ(twice[i], 2 * once[i]);
     EXPECT_THROW(y.backward(), GraphError);
 }
 
@@ -116,8 +114,7 @@ TEST(Graph, MillionOpChainBackpropagatesAndIsFreed) {
     {
         D x = leaf({1.0});
         D y = x;
-        for (int i = 0; i < 1000000; ++i)
-            y = y + 1e-6;
+        for (int i = 0; i < 1000000; ++i) y = y + 1e-6;
         EXPECT_EQ(live_node_count(), before + 1000001);
         y.backward();
         EXPECT_DOUBLE_EQ(x.grad().item(), 1.0);
@@ -131,8 +128,7 @@ TEST(Graph, LongChainsOfSelfProductsAreFreedWithoutRecursion) {
     const std::size_t before = live_node_count();
     {
         D y = leaf({1.0});
-        for (int i = 0; i < 1000000; ++i)
-            y = (y + y) * 0.5;
+        for (int i = 0; i < 1000000; ++i) y = (y + y) * 0.5;
     }
     EXPECT_EQ(live_node_count(), before);
 }

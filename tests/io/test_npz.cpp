@@ -485,8 +485,7 @@ TEST_F(NpzFiles, MutationsNeverCrash) {
             mutated[position] = value;
             try {
                 parse_npz(mutated.data(), mutated.size(), "mutated");
-            } catch (const FormatError&) {
-            }
+            } catch (const FormatError&) {}
         }
     }
 }

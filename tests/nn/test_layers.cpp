@@ -29,8 +29,7 @@ TEST(Linear, InitialisesWithinTheKaimingUniformBound) {
     EXPECT_EQ(layer.bias.shape(), (Shape{30}));
     const float bound = 1.0f / std::sqrt(400.0f);
     float largest = 0;
-    for (float w : layer.weight.to_vector())
-        largest = std::max(largest, std::abs(w));
+    for (float w : layer.weight.to_vector()) largest = std::max(largest, std::abs(w));
     EXPECT_LE(largest, bound);
     EXPECT_GT(largest, 0.9f * bound); // the range is used, not a narrower one
     EXPECT_TRUE(layer.weight.requires_grad());
@@ -40,8 +39,7 @@ TEST(Sequential, NamesParametersByPositionAndCountsThem) {
     std::mt19937_64 rng(1);
     Sequential<float> model = make_mlp<float>({6, 5, 3}, ActivationKind::tanh, rng);
     std::vector<std::string> names;
-    for (const auto& p : model.named_parameters())
-        names.push_back(p.name);
+    for (const auto& p : model.named_parameters()) names.push_back(p.name);
     EXPECT_EQ(names, (std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias"}));
     EXPECT_EQ(model.parameter_count(), 6u * 5 + 5 + 5 * 3 + 3);
     EXPECT_EQ(model.describe(), "Linear(6, 5) -> tanh -> Linear(5, 3)");
@@ -63,8 +61,7 @@ TEST(Sequential, GradientsOfAWholeModelMatchFiniteDifferences) {
         testing::random_tensor<double>({6, 5}, data_rng, testing::Domain::any, false);
     const GradcheckResult result = gradcheck(
         [&](const std::vector<Tensor<double>>& parameters) {
-            for (std::size_t k = 0; k < parameters.size(); ++k)
-                *slots[k].tensor = parameters[k];
+            for (std::size_t k = 0; k < parameters.size(); ++k) *slots[k].tensor = parameters[k];
             return softmax_cross_entropy(model(x), Labels{0, 1, 2, 0, 1, 2});
         },
         model.parameters());
@@ -78,8 +75,7 @@ TEST(Dropout, ZeroesAboutPAndScalesTheRestWhileTraining) {
     const std::vector<double> y = dropout(x).to_vector();
     const auto zeros = std::count(y.begin(), y.end(), 0.0);
     EXPECT_NEAR(double(zeros) / y.size(), 0.25, 0.02);
-    for (double v : y)
-        EXPECT_TRUE(v == 0.0 || std::abs(v - 1 / 0.75) < 1e-12);
+    for (double v : y) EXPECT_TRUE(v == 0.0 || std::abs(v - 1 / 0.75) < 1e-12);
     dropout.eval();
     EXPECT_EQ(dropout(x).to_vector(), x.to_vector());
 }

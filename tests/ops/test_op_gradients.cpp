@@ -146,8 +146,7 @@ std::string describe(const OpCase<double>& op) {
     std::string text = op.name + " on";
     for (const Shape& s : op.input_shapes) {
         text += " (";
-        for (std::size_t k = 0; k < s.size(); ++k)
-            text += (k ? ", " : "") + std::to_string(s[k]);
+        for (std::size_t k = 0; k < s.size(); ++k) text += (k ? ", " : "") + std::to_string(s[k]);
         text += ")";
     }
     return text;

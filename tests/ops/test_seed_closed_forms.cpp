@@ -62,8 +62,7 @@ TEST_P(SeedClosedForms, SoftmaxAndFusedCrossEntropy) {
     std::vector<double> expected(S * C);
     for (std::size_t s = 0; s < S; ++s) {
         double row = 0;
-        for (std::size_t c = 0; c < C; ++c)
-            row += G.data()[s * C + c] * Y[s * C + c];
+        for (std::size_t c = 0; c < C; ++c) row += G.data()[s * C + c] * Y[s * C + c];
         for (std::size_t c = 0; c < C; ++c)
             expected[s * C + c] = Y[s * C + c] * (G.data()[s * C + c] - row);
     }
@@ -72,12 +71,10 @@ TEST_P(SeedClosedForms, SoftmaxAndFusedCrossEntropy) {
     // 2a corrected: dZ = (Y - T) / S for probability rows T, and for labels (one-hot T).
     D T = testing::random_distribution_rows<double>(S, C, rng);
     Labels labels(S);
-    for (std::size_t s = 0; s < S; ++s)
-        labels[s] = static_cast<std::int64_t>((s * 3) % C);
+    for (std::size_t s = 0; s < S; ++s) labels[s] = static_cast<std::int64_t>((s * 3) % C);
     Z.zero_grad();
     softmax_cross_entropy(Z, T).backward();
-    for (std::size_t i = 0; i < S * C; ++i)
-        expected[i] = (Y[i] - T.data()[i]) / double(S);
+    for (std::size_t i = 0; i < S * C; ++i) expected[i] = (Y[i] - T.data()[i]) / double(S);
     expect_close(Z.grad().to_vector(), expected);
 
     Z.zero_grad();
@@ -91,8 +88,7 @@ TEST_P(SeedClosedForms, SoftmaxAndFusedCrossEntropy) {
     // 1f: dP = -(1/S) T (/) P
     D P = D(Shape{S, C}, Y, true);
     cross_entropy(P, T).backward();
-    for (std::size_t i = 0; i < S * C; ++i)
-        expected[i] = -T.data()[i] / Y[i] / double(S);
+    for (std::size_t i = 0; i < S * C; ++i) expected[i] = -T.data()[i] / Y[i] / double(S);
     expect_close(P.grad().to_vector(), expected);
 }
 
@@ -111,8 +107,7 @@ TEST(SeedErrata, TheTextsResultFor2aIsWrong) {
     double largest_gap = 0;
     for (std::size_t s = 0; s < S; ++s) {
         double row = 0;
-        for (std::size_t c = 0; c < C; ++c)
-            row += T.data()[s * C + c] * Y[s * C + c];
+        for (std::size_t c = 0; c < C; ++c) row += T.data()[s * C + c] * Y[s * C + c];
         for (std::size_t c = 0; c < C; ++c) {
             const double text = (row - T.data()[s * C + c]) / double(S);
             largest_gap = std::max(largest_gap, std::abs(text - Z.grad().data()[s * C + c]));

@@ -42,8 +42,7 @@ template <class T>
 Tensor<T> random_tensor(const Shape& shape, std::mt19937& rng, Domain domain = Domain::any,
                         bool requires_grad = true) {
     std::size_t count = 1;
-    for (std::size_t extent : shape)
-        count *= extent;
+    for (std::size_t extent : shape) count *= extent;
     const std::vector<double> values = random_values(count, domain, rng);
     return Tensor<T>(shape, std::vector<T>(values.begin(), values.end()), requires_grad);
 }
@@ -54,10 +53,8 @@ Tensor<T> random_distribution_rows(std::size_t rows, std::size_t classes, std::m
     std::vector<double> values = random_values(rows * classes, Domain::positive, rng);
     for (std::size_t r = 0; r < rows; ++r) {
         double total = 0;
-        for (std::size_t c = 0; c < classes; ++c)
-            total += values[r * classes + c];
-        for (std::size_t c = 0; c < classes; ++c)
-            values[r * classes + c] /= total;
+        for (std::size_t c = 0; c < classes; ++c) total += values[r * classes + c];
+        for (std::size_t c = 0; c < classes; ++c) values[r * classes + c] /= total;
     }
     return Tensor<T>({rows, classes}, std::vector<T>(values.begin(), values.end()));
 }

@@ -76,8 +76,7 @@ int run(const Options& options) {
         fmt::print(
             "gradient check of the whole model (double, 8 images, 64 elements per tensor):\n{}\n",
             check.report());
-        if (!check.passed)
-            return 1;
+        if (!check.passed) return 1;
     }
 
     std::filesystem::create_directories(options.output_dir);

@@ -24,8 +24,7 @@ template <class N> N parse_number(const std::string& flag, const std::string& te
 
 template <class N> N parse_positive(const std::string& flag, const std::string& text) {
     const N value = parse_number<N>(flag, text);
-    if (!(value > 0))
-        throw ValueError(fmt::format("{}: must be positive, got {}", flag, text));
+    if (!(value > 0)) throw ValueError(fmt::format("{}: must be positive, got {}", flag, text));
     return value;
 }
 
@@ -43,8 +42,7 @@ std::vector<std::size_t> parse_widths(const std::string& flag, const std::string
 std::string one_of(const std::string& flag, const std::string& text,
                    std::initializer_list<const char*> choices) {
     for (const char* choice : choices) {
-        if (text == choice)
-            return text;
+        if (text == choice) return text;
     }
     throw ValueError(
         fmt::format("{}: '{}' is not one of {}", flag, text, fmt::join(choices, ", ")));
@@ -109,14 +107,12 @@ Options parse_options(int argc, const char* const* argv) {
         std::string flag = argv[i], value;
         const std::size_t equals = flag.find('=');
         const bool inline_value = equals != std::string::npos;
-        if (inline_value)
-            value = flag.substr(equals + 1), flag = flag.substr(0, equals);
+        if (inline_value) value = flag.substr(equals + 1), flag = flag.substr(0, equals);
         if (const auto s = switches.find(flag); s != switches.end() && !inline_value) {
             *s->second = true;
         } else if (const auto v = valued.find(flag); v != valued.end()) {
             if (!inline_value) {
-                if (i + 1 >= argc)
-                    throw ValueError(fmt::format("{}: needs a value", flag));
+                if (i + 1 >= argc) throw ValueError(fmt::format("{}: needs a value", flag));
                 value = argv[++i];
             }
             v->second(value);

@@ -93,8 +93,7 @@ Series collect(const History& history, double EpochMetrics::*field, double scale
     Series series{style, {}};
     for (const EpochMetrics& metrics : history) {
         const double value = metrics.*field * scale;
-        if (std::isfinite(value))
-            series.points.emplace_back(metrics.epoch, value);
+        if (std::isfinite(value)) series.points.emplace_back(metrics.epoch, value);
     }
     return series;
 }
@@ -182,8 +181,7 @@ void draw_panel(std::string& svg, const Panel& panel, const std::vector<Series>&
     double legend_x = right - 70.0 * static_cast<double>(series.size());
     for (const Series& s : series) {
         std::string stroke = fmt::format(R"(stroke="{}" stroke-width="2")", s.style.colour);
-        if (s.style.dash)
-            stroke += fmt::format(R"( stroke-dasharray="{}")", s.style.dash);
+        if (s.style.dash) stroke += fmt::format(R"( stroke-dasharray="{}")", s.style.dash);
         if (!s.points.empty()) {
             std::string points;
             for (const auto& [x, y] : s.points) {

@@ -15,19 +15,15 @@ constexpr std::size_t kMaxColumns = 99;
 constexpr auto kRedrawInterval = std::chrono::milliseconds(100);
 
 std::string format_rate(double per_second) {
-    if (per_second < 1e3)
-        return fmt::format("{:.0f}", per_second);
-    if (per_second < 1e6)
-        return fmt::format("{:.1f}k", per_second / 1e3);
+    if (per_second < 1e3) return fmt::format("{:.0f}", per_second);
+    if (per_second < 1e6) return fmt::format("{:.1f}k", per_second / 1e3);
     return fmt::format("{:.1f}M", per_second / 1e6);
 }
 
 std::string format_duration(double seconds) {
-    if (seconds < 60)
-        return fmt::format("{:.1f}s", seconds);
+    if (seconds < 60) return fmt::format("{:.1f}s", seconds);
     const auto whole = static_cast<long long>(seconds + 0.5);
-    if (whole < 3600)
-        return fmt::format("{}m{:02}s", whole / 60, whole % 60);
+    if (whole < 3600) return fmt::format("{}m{:02}s", whole / 60, whole % 60);
     return fmt::format("{}h{:02}m", whole / 3600, whole % 3600 / 60);
 }
 

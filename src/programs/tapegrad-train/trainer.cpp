@@ -88,8 +88,7 @@ Evaluation Trainer::train_epoch(int epoch, data::BatchLoader& loader, const Step
         loss_sum += step_loss * double(batch.rows);
         correct += correct_predictions(logits, batch.labels);
         seen += batch.rows;
-        if (on_step)
-            on_step(batch.rows, step_loss);
+        if (on_step) on_step(batch.rows, step_loss);
     }
     return {loss_sum / double(std::max<std::size_t>(seen, 1)),
             double(correct) / double(std::max<std::size_t>(seen, 1))};
@@ -138,8 +137,7 @@ GradcheckResult check_model_gradients(nn::Sequential<float>& model, const Option
     check.max_elements_per_input = elements_per_parameter;
     return gradcheck(
         [&](const std::vector<Tensor<double>>& parameters) {
-            for (std::size_t k = 0; k < parameters.size(); ++k)
-                *target[k].tensor = parameters[k];
+            for (std::size_t k = 0; k < parameters.size(); ++k) *target[k].tensor = parameters[k];
             return softmax_cross_entropy(copy(x), labels);
         },
         inputs, check);
