@@ -73,11 +73,19 @@ template <class T> void Adam<T>::step() {
         const T l2 = options_.decoupled_weight_decay ? T(0) : static_cast<T>(options_.weight_decay);
         const T shrink =
             options_.decoupled_weight_decay ? static_cast<T>(1 - lr * options_.weight_decay) : T(1);
+        const T inverse_root_correction = T(1) / root_correction;
+        // Distinct buffers: restrict lets the compiler vectorise without overlap checks.
+        T* __restrict first = m.data();
+        T* __restrict second = v.data();
+        T* __restrict value = p;
+        const T* __restrict gradient = grad;
         for (std::size_t i = 0; i < n; ++i) {
-            const T g = grad[i] + l2 * p[i];
-            m[i] = b1 * m[i] + (1 - b1) * g;
-            v[i] = b2 * v[i] + (1 - b2) * g * g;
-            p[i] = shrink * p[i] - step_size * m[i] / (std::sqrt(v[i]) / root_correction + eps);
+            const T g = gradient[i] + l2 * value[i];
+            first[i] = b1 * first[i] + (1 - b1) * g;
+            second[i] = b2 * second[i] + (1 - b2) * g * g;
+            value[i] =
+                shrink * value[i] -
+                step_size * first[i] / (std::sqrt(second[i]) * inverse_root_correction + eps);
         }
     }
 }

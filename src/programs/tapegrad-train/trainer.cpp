@@ -2,6 +2,9 @@
 
 #include "tapegrad/grad_mode.hpp"
 #include "tapegrad/ops.hpp"
+#include "tapegrad/xtensor.hpp"
+
+#include <xtensor/xadapt.hpp>
 
 #include <algorithm>
 
@@ -42,9 +45,10 @@ optim::Schedule make_schedule(const Options& o) {
 
 template <class T>
 Tensor<T> batch_tensor(const std::vector<float>& inputs, std::size_t rows, std::size_t features) {
-    return Tensor<T>(
-        {rows, features},
-        std::vector<T>(inputs.begin(), inputs.begin() + std::ptrdiff_t(rows * features)));
+    // One copy, straight into a cached buffer.
+    const std::array<std::size_t, 2> shape{rows, features};
+    return from_xtensor<T>(
+        xt::cast<T>(xt::adapt(inputs.data(), rows * features, xt::no_ownership(), shape)));
 }
 
 std::size_t correct_predictions(const Tensor<float>& logits,
