@@ -4,6 +4,7 @@
 #include "workloads.hpp"
 
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 #include <torch/torch.h>
 
 extern "C" void openblas_set_num_threads(int threads);
@@ -122,6 +123,9 @@ void BM_MlpStep(benchmark::State& state) {
         sgd.step();
         benchmark::DoNotOptimize(loss.data_ptr());
     }
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    state.counters["peak_rss_MiB"] = double(usage.ru_maxrss) / 1024.0;
     set_threads(1);
 }
 

@@ -8,8 +8,27 @@
 
 #include <benchmark/benchmark.h>
 #include <cblas.h>
+#include <sys/resource.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <new>
 #include <random>
+
+// Every C++ heap allocation in this process, for allocations per training step.
+static std::atomic<std::uint64_t> heap_allocations{0};
+
+void* operator new(std::size_t bytes) {
+    heap_allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(bytes ? bytes : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
 
 namespace tapegrad::bench {
 namespace {
@@ -128,11 +147,19 @@ struct Mlp {
     std::vector<F> parameters() const { return {w1, b1, w2, b2, w3, b3}; }
 };
 
+double peak_rss_mib() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return double(usage.ru_maxrss) / 1024.0; // ru_maxrss is in KiB on Linux
+}
+
 void BM_MlpStep(benchmark::State& state) {
     set_num_threads(int(state.range(0)));
     std::mt19937 rng(2);
     Mlp mlp(rng);
     optim::Sgd<float> sgd(mlp.parameters(), {mlp_learning_rate, 0, false, 0});
+    const MemoryStats cache_before = memory_stats();
+    const std::uint64_t heap_before = heap_allocations.load();
     for (auto _ : state) {
         sgd.zero_grad();
         F loss = mlp.loss();
@@ -140,6 +167,13 @@ void BM_MlpStep(benchmark::State& state) {
         sgd.step();
         benchmark::DoNotOptimize(loss.data());
     }
+    const double steps = double(state.iterations());
+    // Blocks the cache had to get from malloc (0 once warm) and small C++ allocations
+    // (closures' label copies, the sweep's work lists) per step.
+    state.counters["fresh_buffers_per_step"] =
+        double(memory_stats().fresh_allocations - cache_before.fresh_allocations) / steps;
+    state.counters["heap_news_per_step"] = double(heap_allocations.load() - heap_before) / steps;
+    state.counters["peak_rss_MiB"] = peak_rss_mib();
     set_num_threads(1);
 }
 

@@ -20,12 +20,15 @@ extern "C" void openblas_set_num_threads(int threads);
 namespace {
 
 torch::Tensor rows_of(const std::vector<float>& values, std::size_t rows, std::size_t features) {
-    return torch::from_blob(const_cast<float*>(values.data()), {int64_t(rows), int64_t(features)}, torch::kFloat32)
+    return torch::from_blob(const_cast<float*>(values.data()), {int64_t(rows), int64_t(features)},
+                            torch::kFloat32)
         .clone();
 }
 
 torch::Tensor labels_of(const std::vector<std::int64_t>& labels) {
-    return torch::from_blob(const_cast<std::int64_t*>(labels.data()), {int64_t(labels.size())}, torch::kLong).clone();
+    return torch::from_blob(const_cast<std::int64_t*>(labels.data()), {int64_t(labels.size())},
+                            torch::kLong)
+        .clone();
 }
 
 } // namespace
@@ -53,10 +56,12 @@ int main(int argc, char** argv) {
     const torch::Tensor test_y = labels_of(test.labels);
 
     // torch::nn::Linear's default initialisation is the rule tapegrad's Linear follows.
-    torch::nn::Sequential model(torch::nn::Linear(784, 256), torch::nn::ReLU(), torch::nn::Linear(256, 128),
-                                torch::nn::ReLU(), torch::nn::Linear(128, 10));
+    torch::nn::Sequential model(torch::nn::Linear(784, 256), torch::nn::ReLU(),
+                                torch::nn::Linear(256, 128), torch::nn::ReLU(),
+                                torch::nn::Linear(128, 10));
     torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-3));
-    tapegrad::optim::Schedule schedule{tapegrad::optim::ScheduleKind::cosine, 1e-3, epochs, 0, 1, 0.1};
+    tapegrad::optim::Schedule schedule{
+        tapegrad::optim::ScheduleKind::cosine, 1e-3, epochs, 0, 1, 0.1};
     BatchLoader loader(train, 128, true, 2); // tapegrad-train's loader seed for --seed 1
 
     double accuracy = 0;
@@ -70,15 +75,19 @@ int main(int argc, char** argv) {
         while (loader.next(batch)) {
             adam.zero_grad();
             torch::Tensor loss = torch::nn::functional::cross_entropy(
-                model->forward(rows_of(batch.inputs, batch.rows, batch.features)), labels_of(batch.labels));
+                model->forward(rows_of(batch.inputs, batch.rows, batch.features)),
+                labels_of(batch.labels));
             loss.backward();
             adam.step();
         }
         model->eval();
         torch::NoGradGuard no_grad;
-        accuracy = model->forward(test_x).argmax(1).eq(test_y).to(torch::kFloat64).mean().item<double>();
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        std::printf("epoch %2d/%d  test acc %.2f%%  %.2f s\n", epoch + 1, epochs, 100 * accuracy, seconds);
+        accuracy =
+            model->forward(test_x).argmax(1).eq(test_y).to(torch::kFloat64).mean().item<double>();
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::printf("epoch %2d/%d  test acc %.2f%%  %.2f s\n", epoch + 1, epochs, 100 * accuracy,
+                    seconds);
     }
     std::printf("final test accuracy %.2f%%\n", 100 * accuracy);
 }

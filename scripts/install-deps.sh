@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages tapegrad needs to build, test and train. Idempotent:
-# packages already present are left alone, and apt is only called when one is missing.
+# Installs the Debian packages tapegrad needs to build, test and train, plus any named as
+# arguments (scripts/bench.sh adds libtorch-dev). Idempotent: packages already present are
+# left alone, and apt is only called when one is missing.
 set -euo pipefail
 
 packages=(
@@ -8,6 +9,7 @@ packages=(
   libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
   libfmt-dev libgtest-dev googletest libbenchmark-dev zlib1g-dev
   dataset-fashion-mnist
+  "$@"
 )
 
 missing=()

@@ -21,10 +21,18 @@ std::uint64_t next_sweep_id() {
 /// Marks every node reachable from `root` with this sweep's id and counts, for each, the
 /// edges from its consumers among them. Throws before anything is changed if one was
 /// released by an earlier sweep.
+/// Work lists reused across sweeps on a thread, so a steady training loop allocates none.
+template <class T> std::vector<Node<T>*>& scratch_list() {
+    thread_local std::vector<Node<T>*> list;
+    list.clear();
+    return list;
+}
+
 template <class T> void count_consumers(Node<T>& root, std::uint64_t sweep) {
     root.sweep_id = sweep;
     root.pending_consumers = 0;
-    std::vector<Node<T>*> stack{&root};
+    std::vector<Node<T>*>& stack = scratch_list<T>();
+    stack.push_back(&root);
     while (!stack.empty()) {
         Node<T>& node = *stack.back();
         stack.pop_back();
@@ -63,7 +71,8 @@ void run_backward(Node<T>& root, const std::shared_ptr<Value<T>>& seed, bool ret
             root.is_leaf() ? make_pooled<Value<T>>(static_cast<const Array<T>&>(*seed)) : seed;
     }
 
-    std::vector<Node<T>*> ready{&root};
+    std::vector<Node<T>*>& ready = scratch_list<T>();
+    ready.push_back(&root);
     while (!ready.empty()) {
         Node<T>& node = *ready.back();
         ready.pop_back();

@@ -94,13 +94,24 @@ public:
         }
     }
 
+    /// Input i's gradient is this node's adjoint unchanged (y = x + ...): an interior input
+    /// with no adjoint yet shares the buffer instead of copying it.
+    void pass_through(std::size_t i) {
+        Node<T>& input = *node_.inputs[i];
+        if (!input.adjoint && !input.is_leaf() && same_shape(node_.shape, input.shape)) {
+            input.adjoint = node_.adjoint;
+        } else {
+            add(i, static_cast<const Array<T>&>(*node_.adjoint));
+        }
+    }
+
     /// Input i's adjoint for kernels that write it in place (BLAS with beta). `fresh` says
     /// the buffer is new and uninitialised, so the kernel must overwrite, not add.
     Array<T>& target(std::size_t i, bool& fresh) {
         Node<T>& input = *node_.inputs[i];
         fresh = !input.adjoint;
         if (fresh) input.adjoint = make_pooled<Value<T>>(empty_array<T>(input.shape));
-        return *input.adjoint;
+        return writable(input);
     }
 
     std::size_t input_count() const { return node_.input_count; }
@@ -112,11 +123,19 @@ private:
 
     template <class E> static void accumulate(Node<T>& input, E&& gradient) {
         if (!input.adjoint) {
-            input.adjoint = make_pooled<Value<T>>(Array<T>(std::forward<E>(gradient)));
+            input.adjoint = make_pooled<Value<T>>(std::forward<E>(gradient));
         } else {
-            Array<T>& sum = *input.adjoint;
-            xt::noalias(sum) += gradient;
+            xt::noalias(writable(input)) += gradient;
         }
+    }
+
+    /// The input's adjoint, made its own first if pass_through left it shared (copy on
+    /// write). A leaf's is never shared that way: it is the gradient users hold.
+    static Array<T>& writable(Node<T>& input) {
+        if (!input.is_leaf() && input.adjoint.use_count() > 1) {
+            input.adjoint = make_pooled<Value<T>>(static_cast<const Array<T>&>(*input.adjoint));
+        }
+        return *input.adjoint;
     }
 
     Node<T>& node_;

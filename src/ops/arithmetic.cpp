@@ -29,9 +29,9 @@ template <class T> Tensor<T> operator+(const Tensor<T>& a, const Tensor<T>& b) {
     require_broadcastable("add", a, b);
     Tensor<T> y = result<T>(value(a) + value(b));
     if (recording(a, b))
-        record("add", y, {a, b}, [](const Array<T>& dy, InputGrads<T>& d) {
-            if (d.wants(0)) d.add(0, dy);
-            if (d.wants(1)) d.add(1, dy);
+        record("add", y, {a, b}, [](const Array<T>&, InputGrads<T>& d) {
+            if (d.wants(0)) d.pass_through(0);
+            if (d.wants(1)) d.pass_through(1);
         });
     return y;
 }
@@ -42,7 +42,7 @@ template <class T> Tensor<T> operator-(const Tensor<T>& a, const Tensor<T>& b) {
     Tensor<T> y = result<T>(value(a) - value(b));
     if (recording(a, b))
         record("sub", y, {a, b}, [](const Array<T>& dy, InputGrads<T>& d) {
-            if (d.wants(0)) d.add(0, dy);
+            if (d.wants(0)) d.pass_through(0);
             if (d.wants(1)) d.add(1, -dy);
         });
     return y;
@@ -88,7 +88,7 @@ template <class T> Tensor<T> operator-(const Tensor<T>& x) {
 template <class T> Tensor<T> operator+(const Tensor<T>& x, Scalar<T> s) {
     Tensor<T> y = result<T>(value(x) + s);
     if (recording(x))
-        record("add_scalar", y, {x}, [](const Array<T>& dy, InputGrads<T>& d) { d.add(0, dy); });
+        record("add_scalar", y, {x}, [](const Array<T>&, InputGrads<T>& d) { d.pass_through(0); });
     return y;
 }
 

@@ -38,7 +38,7 @@ template <class T> Saved<T> saved_if(bool needed, const Tensor<T>& t) {
 
 /// A fresh tensor holding `array` (an array or an expression, evaluated here).
 template <class T, class E> Tensor<T> result(E&& array) {
-    return Tensor<T>(make_pooled<Value<T>>(Array<T>(std::forward<E>(array))));
+    return Tensor<T>(make_pooled<Value<T>>(std::forward<E>(array)));
 }
 
 template <class T, class... More> bool recording(const Tensor<T>& first, const More&... more) {

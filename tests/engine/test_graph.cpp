@@ -33,6 +33,26 @@ TEST(Graph, DiamondSumsBothPaths) {
     for (std::size_t i = 0; i < g.size(); ++i) EXPECT_DOUBLE_EQ(g[i], 24 * x.data()[i] + 6);
 }
 
+TEST(Graph, SharedAdjointsAreCopiedBeforeTheyAreAddedTo) {
+    // a + b hands its adjoint to both a and b without a copy; a then receives a second
+    // contribution, which must not leak into b (or into the caller's seed).
+    D x = leaf({0.5, -1.5});
+    D a = x * 2.0, b = x * 3.0;
+    D root = (a + b) + a * a; // d/dx = 2 + 3 + 2 * a * 2 = 5 + 8x
+    const D seed({2}, {1.0, 1.0});
+    root.backward(seed);
+    EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{5 + 8 * 0.5, 5 - 8 * 1.5}));
+    EXPECT_EQ(seed.to_vector(), (std::vector<double>{1.0, 1.0}));
+
+    D y = leaf({1.0, 2.0});
+    D c = y * 2.0;
+    D top = (c + 1.0) + c; // the seed itself is handed down twice
+    const D ones({2}, {1.0, 1.0});
+    top.backward(ones);
+    EXPECT_EQ(y.grad().to_vector(), (std::vector<double>{4.0, 4.0}));
+    EXPECT_EQ(ones.to_vector(), (std::vector<double>{1.0, 1.0}));
+}
+
 TEST(Graph, GradientsAccumulateUntilZeroGrad) {
     D x = leaf({1.0, 2.0});
     sum(x * 3.0).backward();
