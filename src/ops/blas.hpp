@@ -14,4 +14,7 @@ template <class T>
 void gemm(Transpose trans_a, Transpose trans_b, std::size_t m, std::size_t n, std::size_t k,
           T alpha, const T* a, const T* b, T beta, T* c);
 
+/// y = alpha x + beta y over n elements (threaded by OpenBLAS for large n when beta = 1).
+template <class T> void axpby(std::size_t n, T alpha, const T* x, T beta, T* y);
+
 } // namespace tapegrad::detail

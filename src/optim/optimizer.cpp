@@ -3,6 +3,8 @@
 
 #include "tapegrad/optim/optimizer.hpp"
 
+#include "ops/blas.hpp"
+
 #include <cmath>
 
 namespace tapegrad::optim {
@@ -20,7 +22,8 @@ Sgd<T>::Sgd(std::vector<Tensor<T>> parameters, SgdOptions options)
     : Optimizer<T>(std::move(parameters), options.learning_rate), options_(options),
       velocity_(this->parameters_.size()) {}
 
-// g += wd p;  v = mu v + g;  p -= lr (nesterov ? g + mu v : v)   (v = g on the first step)
+// g' = g + wd p;  v = mu v + g';  p -= lr (nesterov ? g' + mu v : v)   (v = g' on step 1)
+// As BLAS level-1 calls (y = a x + b y), which OpenBLAS spreads over its threads.
 template <class T> void Sgd<T>::step() {
     const T lr = static_cast<T>(this->learning_rate_), mu = static_cast<T>(options_.momentum),
             wd = static_cast<T>(options_.weight_decay);
@@ -31,16 +34,18 @@ template <class T> void Sgd<T>::step() {
         const T* grad = parameter.grad().data();
         const std::size_t n = parameter.size();
         if (options_.momentum == 0) {
-            for (std::size_t i = 0; i < n; ++i) p[i] -= lr * (grad[i] + wd * p[i]);
+            detail::axpby(n, -lr, grad, 1 - lr * wd, p); // p = (1 - lr wd) p - lr g
             continue;
         }
         std::vector<T>& v = velocity_[k];
-        const bool first = v.empty();
-        if (first) v.resize(n);
-        for (std::size_t i = 0; i < n; ++i) {
-            const T g = grad[i] + wd * p[i];
-            v[i] = first ? g : mu * v[i] + g;
-            p[i] -= lr * (options_.nesterov ? g + mu * v[i] : v[i]);
+        if (v.empty()) v.assign(n, T(0));                     // so that step 1 gives v = g'
+        detail::axpby(n, T(1), grad, mu, v.data());           // v = mu v + g
+        if (wd != 0) detail::axpby(n, wd, p, T(1), v.data()); // v += wd p
+        if (options_.nesterov) {
+            detail::axpby(n, -lr, grad, 1 - lr * wd, p);   // p -= lr g'
+            detail::axpby(n, -lr * mu, v.data(), T(1), p); // p -= lr mu v
+        } else {
+            detail::axpby(n, -lr, v.data(), T(1), p); // p -= lr v
         }
     }
 }
