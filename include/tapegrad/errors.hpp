@@ -38,6 +38,13 @@ public:
     using Error::Error;
 };
 
+/// A NaN or infinity found by anomaly detection (DetectAnomaly): names the op, its position
+/// on the tape, its input shapes and the element.
+class NonFiniteError : public Error {
+public:
+    using Error::Error;
+};
+
 /// A file that is missing, truncated, corrupt, or does not match what it is loaded into.
 class FormatError : public Error {
 public:

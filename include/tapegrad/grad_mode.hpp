@@ -18,4 +18,22 @@ private:
     bool previous_;
 };
 
+/// Whether anomaly detection is on for this thread (see DetectAnomaly).
+bool anomaly_detection_enabled();
+
+/// Turns anomaly detection on for its scope, like torch.autograd.detect_anomaly(): every op
+/// recorded checks its output for NaN and infinity, and the backward sweep checks every
+/// gradient it computes; the first non-finite value throws NonFiniteError naming the op,
+/// its position on this thread's tape and its input shapes. Costs a pass over every value.
+class DetectAnomaly {
+public:
+    DetectAnomaly();
+    ~DetectAnomaly();
+    DetectAnomaly(const DetectAnomaly&) = delete;
+    DetectAnomaly& operator=(const DetectAnomaly&) = delete;
+
+private:
+    bool previous_;
+};
+
 } // namespace tapegrad

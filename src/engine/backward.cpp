@@ -4,6 +4,9 @@
 
 #include "engine/backward.hpp"
 
+#include "engine/anomaly.hpp"
+#include "tapegrad/grad_mode.hpp"
+
 #include <fmt/format.h>
 
 #include <atomic>
@@ -80,6 +83,7 @@ void run_backward(Node<T>& root, const std::shared_ptr<Value<T>>& seed, bool ret
         if (node.adjoint) {
             InputGrads<T> input_grads(node);
             node.backward(*node.adjoint, input_grads);
+            if (anomaly_detection_enabled()) check_input_gradients(node);
         }
         node.adjoint.reset();
         if (!retain_graph) node.release();

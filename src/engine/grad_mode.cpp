@@ -4,7 +4,8 @@ namespace tapegrad {
 
 namespace {
 thread_local bool recording_enabled = true;
-}
+thread_local bool detecting_anomalies = false;
+} // namespace
 
 bool grad_enabled() {
     return recording_enabled;
@@ -16,6 +17,18 @@ NoGrad::NoGrad() : previous_(recording_enabled) {
 
 NoGrad::~NoGrad() {
     recording_enabled = previous_;
+}
+
+bool anomaly_detection_enabled() {
+    return detecting_anomalies;
+}
+
+DetectAnomaly::DetectAnomaly() : previous_(detecting_anomalies) {
+    detecting_anomalies = true;
+}
+
+DetectAnomaly::~DetectAnomaly() {
+    detecting_anomalies = previous_;
 }
 
 } // namespace tapegrad

@@ -7,7 +7,8 @@ namespace tapegrad {
 
 namespace {
 std::atomic<std::size_t> live_nodes{0};
-}
+thread_local std::uint64_t nodes_recorded_by_this_thread = 0;
+} // namespace
 
 std::size_t live_node_count() {
     return live_nodes.load(std::memory_order_relaxed);
@@ -17,7 +18,7 @@ namespace detail {
 
 template <class T>
 Node<T>::Node(const char* op_name, ArrayShape value_shape)
-    : op(op_name), shape(std::move(value_shape)) {
+    : op(op_name), shape(std::move(value_shape)), sequence(++nodes_recorded_by_this_thread) {
     live_nodes.fetch_add(1, std::memory_order_relaxed);
 }
 

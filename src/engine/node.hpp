@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <utility>
 
 namespace tapegrad::detail {
@@ -44,6 +45,11 @@ public:
     /// dLoss/dValue. Interior nodes: filled and dropped within one backward sweep. Leaves:
     /// the accumulated gradient, kept until the user drops the leaf.
     std::shared_ptr<Value<T>> adjoint;
+
+    /// Position on this thread's tape: the n-th node recorded by the thread (1-based).
+    std::uint64_t sequence;
+    /// "(3, 4) and (4,)": the inputs' shapes, kept for messages in anomaly mode only.
+    std::string input_shapes;
 
     // Scratch state of the backward sweep (engine/backward.cpp).
     std::uint64_t sweep_id = 0;

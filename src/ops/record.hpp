@@ -9,6 +9,7 @@
 //       });
 //   return y;
 
+#include "engine/anomaly.hpp"
 #include "engine/node.hpp"
 #include "tapegrad/grad_mode.hpp"
 #include "tapegrad/ops.hpp"
@@ -53,6 +54,12 @@ void record(const char* op, Tensor<T>& output,
     auto node = make_pooled<OpNode<T, std::decay_t<Backward>>>(op, value(output).shape(),
                                                                std::forward<Backward>(backward));
     for (const Tensor<T>& input : inputs) node->inputs[node->input_count++] = input.node_ptr();
+    if (anomaly_detection_enabled()) {
+        std::vector<const Array<T>*> input_values;
+        for (const Tensor<T>& input : inputs) input_values.push_back(&value(input));
+        node->input_shapes = describe_shapes(input_values);
+        check_output(*node, value(output));
+    }
     output = Tensor<T>(output.value_ptr(), std::move(node));
 }
 

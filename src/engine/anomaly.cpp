@@ -1,0 +1,76 @@
+#include "engine/anomaly.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace tapegrad::detail {
+
+namespace {
+
+/// The flat index of the first NaN or infinity in `values`, or values.size().
+template <class T> std::size_t first_non_finite(const Array<T>& values) {
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (!std::isfinite(values.data()[i])) return i;
+    }
+    return values.size();
+}
+
+std::string format_index(std::size_t flat, const ArrayShape& shape) {
+    std::vector<std::size_t> index(shape.size());
+    for (std::size_t k = shape.size(); k-- > 0;) {
+        index[k] = flat % shape[k];
+        flat /= shape[k];
+    }
+    return fmt::format("({})", fmt::join(index, ", "));
+}
+
+/// "nan", "inf" or "-inf" (a NaN's sign means nothing to the reader).
+template <class T> std::string non_finite_name(T v) {
+    return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+}
+
+template <class T> std::string describe_op(const Node<T>& node) {
+    return fmt::format("'{}' (op #{} on this thread's tape, inputs {})", node.op, node.sequence,
+                       node.input_shapes);
+}
+
+} // namespace
+
+template <class T> std::string describe_shapes(const std::vector<const Array<T>*>& values) {
+    std::vector<std::string> shapes;
+    for (const Array<T>* v : values) shapes.push_back(format_shape(v->shape()));
+    return fmt::format("{}", fmt::join(shapes, " and "));
+}
+
+template <class T> void check_output(const Node<T>& node, const Array<T>& value) {
+    const std::size_t at = first_non_finite(value);
+    if (at == value.size()) return;
+    throw NonFiniteError(fmt::format("anomaly: {} produced {} in its output of shape {} at {}",
+                                     describe_op(node), non_finite_name(value.data()[at]),
+                                     format_shape(value.shape()), format_index(at, value.shape())));
+}
+
+template <class T> void check_input_gradients(const Node<T>& node) {
+    for (std::size_t i = 0; i < node.input_count; ++i) {
+        const Node<T>* input = node.inputs[i].get();
+        if (!input || !input->adjoint) continue;
+        const Array<T>& gradient = *input->adjoint;
+        const std::size_t at = first_non_finite(gradient);
+        if (at == gradient.size()) continue;
+        throw NonFiniteError(fmt::format("anomaly: the backward of {} produced {} in the gradient "
+                                         "of its input {} ('{}' of shape {}) at {}",
+                                         describe_op(node), non_finite_name(gradient.data()[at]), i,
+                                         input->op, format_shape(input->shape),
+                                         format_index(at, input->shape)));
+    }
+}
+
+#define TAPEGRAD_INSTANTIATE(T)                                                                    \
+    template std::string describe_shapes(const std::vector<const Array<T>*>&);                     \
+    template void check_output(const Node<T>&, const Array<T>&);                                   \
+    template void check_input_gradients(const Node<T>&);
+TAPEGRAD_INSTANTIATE(float)
+TAPEGRAD_INSTANTIATE(double)
+
+} // namespace tapegrad::detail
