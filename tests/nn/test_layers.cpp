@@ -1,5 +1,6 @@
 // Layers: initialisation, naming, modes, gradients through a model, parameter files.
 
+#include "npz_bytes.hpp"
 #include "random_tensors.hpp"
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/nn/parameters_file.hpp"
@@ -118,6 +119,32 @@ TEST(ParametersFile, MismatchedOrCorruptFileNamesTheTensorAndLeavesTheModelUncha
     const auto small_before = small.parameters()[2].to_vector();
     EXPECT_THROW(load_parameters(small, path), FormatError);
     EXPECT_EQ(small.parameters()[2].to_vector(), small_before);
+    std::remove(path.c_str());
+}
+
+TEST(ParametersFile, AFileOfAnotherDtypeNamesItAndLeavesTheModelUnchanged) {
+    std::mt19937_64 rng(5);
+    auto model = make_mlp<float>({2, 2}, ActivationKind::relu, rng);
+    // 0.weight as float64 (what np.save writes by default), 0.bias as float32.
+    const testing::Bytes weight = testing::npy_bytes(
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", testing::Bytes(4 * 8, 0));
+    const testing::Bytes bias =
+        testing::npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
+                           testing::float32_data({1.0f, 2.0f}));
+    const testing::Bytes archive =
+        testing::make_zip({{"0.weight.npy", weight}, {"0.bias.npy", bias}});
+    const std::string path = temp_path("float64.npz");
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(archive.data()), std::streamsize(archive.size()));
+    const auto before = model.parameters()[1].to_vector();
+    try {
+        load_parameters(model, path);
+        ADD_FAILURE() << "no exception";
+    } catch (const FormatError& e) {
+        EXPECT_THAT(e.what(),
+                    ::testing::HasSubstr("entry '0.weight' has dtype '<f8', expected '<f4'"));
+    }
+    EXPECT_EQ(model.parameters()[1].to_vector(), before);
     std::remove(path.c_str());
 }
 

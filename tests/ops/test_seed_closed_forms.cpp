@@ -92,9 +92,16 @@ TEST_P(SeedClosedForms, SoftmaxAndFusedCrossEntropy) {
     expect_close(P.grad().to_vector(), expected);
 }
 
-INSTANTIATE_TEST_SUITE_P(RandomSizes, SeedClosedForms,
-                         ::testing::Values(Sizes{1, 1, 1}, Sizes{4, 5, 3}, Sizes{7, 2, 9},
-                                           Sizes{16, 10, 10}, Sizes{3, 12, 1}));
+/// Edge sizes (all 1) and 20 random draws of S, M, N (C = M for softmax) in [1, 24].
+std::vector<Sizes> seed_sizes() {
+    std::vector<Sizes> sizes{{1, 1, 1}, {4, 5, 3}, {3, 12, 1}, {16, 10, 10}};
+    std::mt19937 rng(2024);
+    std::uniform_int_distribution<std::size_t> extent(1, 24);
+    for (int i = 0; i < 20; ++i) sizes.push_back({extent(rng), extent(rng), extent(rng)});
+    return sizes;
+}
+
+INSTANTIATE_TEST_SUITE_P(RandomSizes, SeedClosedForms, ::testing::ValuesIn(seed_sizes()));
 
 TEST(SeedErrata, TheTextsResultFor2aIsWrong) {
     // The text's M = (T (.) Y) 1 1^T - T differs from the true gradient (Y - T)/S.

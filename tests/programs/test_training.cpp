@@ -13,6 +13,8 @@
 #include <fstream>
 #include <random>
 
+#include <unistd.h>
+
 namespace tapegrad::train {
 namespace {
 
@@ -117,6 +119,38 @@ TEST_F(Training, WholeModelGradcheckPasses) {
     const GradcheckResult result = check_model_gradients(trainer.model(), options_, train_, 4, 20);
     EXPECT_TRUE(result.passed) << result;
     EXPECT_EQ(result.elements_checked, 20u + 20u + 20u + 10u); // the output bias has 10 elements
+}
+
+/// Resident memory of this process in bytes (Linux).
+std::size_t resident_bytes() {
+    std::ifstream statm("/proc/self/statm");
+    std::size_t total_pages = 0, resident_pages = 0;
+    statm >> total_pages >> resident_pages;
+    return resident_pages * std::size_t(sysconf(_SC_PAGESIZE));
+}
+
+TEST_F(Training, ThousandStepsKeepMemoryFlatAndLeaveNoGraphBehind) {
+    options_.epochs = 100; // 10 batches an epoch: 1000 steps
+    Trainer trainer(options_, pixels, classes);
+    const std::size_t parameter_leaves = trainer.model().parameters().size();
+    data::BatchLoader loader(train_, options_.batch_size, true, 1);
+    std::size_t step = 0, resident_at_100 = 0, resident_at_1000 = 0;
+    for (int epoch = 0; epoch < options_.epochs; ++epoch) {
+        trainer.train_epoch(epoch, loader, [&](std::size_t, double) {
+            ++step;
+            if (step == 100) resident_at_100 = resident_bytes();
+            if (step == 1000) resident_at_1000 = resident_bytes();
+        });
+        // Between steps only the parameters' leaves are alive: no node outlives its step.
+        ASSERT_EQ(live_node_count(), parameter_leaves) << "after epoch " << epoch;
+    }
+    ASSERT_EQ(step, 1000u);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    GTEST_SKIP() << "RSS is not meaningful under a sanitizer's allocator (nodes were checked)";
+#endif
+    EXPECT_LE(double(resident_at_1000), 1.02 * double(resident_at_100))
+        << "RSS " << resident_at_100 << " bytes after step 100, " << resident_at_1000
+        << " after step 1000";
 }
 
 TEST_F(Training, MetricsCsvHasAHeaderAndOneRowPerEpoch) {
