@@ -12,10 +12,14 @@ namespace tapegrad::data {
 
 LabeledImages to_labeled_images(const IdxArray& images, const IdxArray& labels,
                                 std::size_t classes) {
-    if (images.shape.empty() || labels.shape.size() != 1 || images.shape[0] != labels.shape[0]) {
-        throw FormatError(fmt::format("to_labeled_images: {} images but labels of shape ({})",
-                                      images.shape.empty() ? 0 : images.shape[0],
-                                      fmt::join(labels.shape, ", ")));
+    if (labels.shape.size() != 1) {
+        throw FormatError(fmt::format("to_labeled_images: labels must have rank 1, got rank {}",
+                                      labels.shape.size()));
+    }
+    const std::size_t image_count = images.shape.empty() ? 0 : images.shape[0];
+    if (image_count != labels.shape[0]) {
+        throw FormatError(fmt::format("to_labeled_images: {} images but {} labels", image_count,
+                                      labels.shape[0]));
     }
     LabeledImages set;
     set.count = images.shape[0];

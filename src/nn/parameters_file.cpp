@@ -1,5 +1,6 @@
 #include "tapegrad/nn/parameters_file.hpp"
 
+#include "engine/shape.hpp"
 #include "tapegrad/errors.hpp"
 #include "tapegrad/io/npz.hpp"
 
@@ -10,11 +11,7 @@
 
 namespace tapegrad::nn {
 
-namespace {
-std::string format_dims(const std::vector<std::size_t>& shape) {
-    return fmt::format("({})", fmt::join(shape, ", "));
-}
-} // namespace
+using detail::format_shape;
 
 template <class T> void save_parameters(Module<T>& module, const std::string& path) {
     std::vector<io::NamedArray> arrays;
@@ -35,12 +32,12 @@ template <class T> void load_parameters(Module<T>& module, const std::string& pa
         if (entry == entries.end()) {
             throw FormatError(fmt::format(
                 "load_parameters: {} has no entry '{}' for the model's tensor of shape {}", path,
-                name, format_dims(tensor->shape())));
+                name, format_shape(tensor->shape())));
         }
         if (entry->second.shape != tensor->shape()) {
             throw FormatError(fmt::format(
                 "load_parameters: {}: entry '{}' has shape {}, the model's tensor has shape {}",
-                path, name, format_dims(entry->second.shape), format_dims(tensor->shape())));
+                path, name, format_shape(entry->second.shape), format_shape(tensor->shape())));
         }
     }
     if (entries.size() != parameters.size()) {
@@ -50,7 +47,7 @@ template <class T> void load_parameters(Module<T>& module, const std::string& pa
             if (!known) {
                 throw FormatError(fmt::format(
                     "load_parameters: {}: entry '{}' of shape {} is not a parameter of the model",
-                    path, name, format_dims(array.shape)));
+                    path, name, format_shape(array.shape)));
             }
         }
     }

@@ -96,6 +96,34 @@ TEST(Errors, BadAxis) {
                 HasSubstr("transpose: (0, 0) is not a permutation"));
 }
 
+TEST(Errors, RepeatedAxesAndEmptyMaxAxis) {
+    EXPECT_EQ(message_of<IndexError>([] {
+                  sum(D::ones({2, 3}), {1, -1});
+              }),
+              "sum: axes (1, -1) repeat an axis");
+    EXPECT_EQ(message_of<ValueError>([] {
+                  max(D::zeros({2, 0}), 1);
+              }),
+              "max: axis 1 of shape (2, 0) is empty");
+}
+
+TEST(Errors, LinearWithoutBiasAndLossesOnNonBatches) {
+    EXPECT_EQ(
+        message_of<ShapeError>([] {
+            linear(D::ones({8, 5}), D::ones({3, 4}));
+        }),
+        "linear: X (8, 5) and W (3, 4) do not fit Y = X W^T + b (X (S, M), W (N, M), b (N,))");
+    EXPECT_THAT(
+        message_of<ShapeError>([] {
+            cross_entropy(D::ones({0, 3}), D::ones({0, 3}));
+        }),
+        HasSubstr("cross_entropy: expected a batch of rows (S, C) with S >= 1, got shape (0, 3)"));
+    EXPECT_THAT(message_of<ShapeError>([] {
+                    nll_loss(D::ones({2, 3, 1}), Labels{0, 1});
+                }),
+                HasSubstr("nll_loss: expected a batch of rows"));
+}
+
 TEST(Errors, ReshapeToAWrongSize) {
     EXPECT_EQ(message_of<ShapeError>([] {
                   reshape(D::ones({2, 3}), {4, 2});

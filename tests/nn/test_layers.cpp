@@ -2,6 +2,7 @@
 
 #include "npz_bytes.hpp"
 #include "random_tensors.hpp"
+#include "tapegrad/io/npz.hpp"
 #include "tapegrad/nn/module.hpp"
 #include "tapegrad/nn/parameters_file.hpp"
 #include "tapegrad/tapegrad.hpp"
@@ -79,6 +80,42 @@ TEST(Dropout, ZeroesAboutPAndScalesTheRestWhileTraining) {
     for (double v : y) EXPECT_TRUE(v == 0.0 || std::abs(v - 1 / 0.75) < 1e-12);
     dropout.eval();
     EXPECT_EQ(dropout(x).to_vector(), x.to_vector());
+}
+
+TEST(LayerErrors, NameTheBadValue) {
+    std::mt19937_64 rng(1);
+    const auto message = [](auto&& f) {
+        try {
+            f();
+        } catch (const ValueError& e) {
+            return std::string(e.what());
+        }
+        return std::string("no ValueError");
+    };
+    EXPECT_EQ(message([&] { Linear<float>(0, 3, rng); }),
+              "Linear: sizes must be positive, got in 0 and out 3");
+    EXPECT_EQ(message([] { parse_activation("gelu"); }),
+              "activation: unknown 'gelu' (relu, leaky_relu, elu, tanh, sigmoid)");
+    EXPECT_EQ(message([] { Dropout<float>(1.0, 0); }), "Dropout: p must be in [0, 1), got 1");
+    EXPECT_EQ(message([&] { make_mlp<float>({3}, ActivationKind::relu, rng); }),
+              "make_mlp: needs at least input and output widths, got 1");
+}
+
+TEST(ParametersFile, AnEntryTheModelDoesNotHaveIsAnError) {
+    std::mt19937_64 rng(5);
+    auto model = make_mlp<float>({3, 2}, ActivationKind::relu, rng);
+    const std::string path = temp_path("extra.npz");
+    io::save_npz(path, {{"0.weight", {2, 3}, std::vector<float>(6, 1.0f)},
+                        {"0.bias", {2}, {1.0f, 2.0f}},
+                        {"extra", {2}, {0.0f, 0.0f}}});
+    try {
+        load_parameters(model, path);
+        ADD_FAILURE() << "no exception";
+    } catch (const FormatError& e) {
+        EXPECT_THAT(e.what(), ::testing::HasSubstr(
+                                  "entry 'extra' of shape (2,) is not a parameter of the model"));
+    }
+    std::remove(path.c_str());
 }
 
 TEST(ParametersFile, RoundTripRestoresEveryValue) {

@@ -1,0 +1,106 @@
+// Images as float rows, normalisation and seeded mini-batches.
+
+#include "tapegrad/data/loader.hpp"
+#include "tapegrad/errors.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace tapegrad::data {
+namespace {
+
+/// `count` 2x2 images whose pixels all equal their index, labelled index % 3.
+LabeledImages numbered_images(std::size_t count) {
+    IdxArray images{{count, 2, 2}, {}}, labels{{count}, {}};
+    for (std::size_t i = 0; i < count; ++i) {
+        for (int p = 0; p < 4; ++p) images.values.push_back(std::uint8_t(i));
+        labels.values.push_back(std::uint8_t(i % 3));
+    }
+    return to_labeled_images(images, labels, 3);
+}
+
+/// The example indices of one epoch, in batch order, recovered from the pixel values.
+std::vector<std::size_t> epoch_order(BatchLoader& loader,
+                                     std::vector<std::size_t>* batch_rows = nullptr) {
+    std::vector<std::size_t> order;
+    Batch batch;
+    loader.start_epoch();
+    while (loader.next(batch)) {
+        if (batch_rows) batch_rows->push_back(batch.rows);
+        for (std::size_t r = 0; r < batch.rows; ++r) {
+            const auto index = std::size_t(std::lround(batch.inputs[r * batch.features] * 255.0f));
+            EXPECT_EQ(batch.labels[r], std::int64_t(index % 3));
+            order.push_back(index);
+        }
+    }
+    return order;
+}
+
+TEST(Loader, PixelsAreScaledToTheUnitInterval) {
+    const LabeledImages set = numbered_images(4);
+    EXPECT_EQ(set.count, 4u);
+    EXPECT_EQ(set.features, 4u);
+    EXPECT_FLOAT_EQ(set.pixels[3 * 4], 3.0f / 255.0f);
+}
+
+TEST(Loader, EveryExampleOnceAnEpochInASeededOrder) {
+    const LabeledImages set = numbered_images(10);
+    BatchLoader a(set, 4, true, 7), b(set, 4, true, 7);
+    std::vector<std::size_t> rows;
+    const auto first = epoch_order(a, &rows);
+    EXPECT_EQ(rows, (std::vector<std::size_t>{4, 4, 2})); // the last batch is smaller
+    EXPECT_EQ(a.batches_per_epoch(), 3u);
+    std::vector<std::size_t> sorted = first;
+    std::sort(sorted.begin(), sorted.end());
+    std::vector<std::size_t> all(10);
+    std::iota(all.begin(), all.end(), std::size_t{0});
+    EXPECT_EQ(sorted, all);
+    EXPECT_EQ(epoch_order(b), first); // same seed, same order
+    EXPECT_NE(epoch_order(a), first); // a new permutation each epoch
+    BatchLoader in_order(set, 4, false, 7);
+    EXPECT_EQ(epoch_order(in_order), all); // no shuffling: file order
+}
+
+TEST(Loader, NormalisationGivesZeroMeanUnitStd) {
+    LabeledImages set = numbered_images(50);
+    normalize(set, fit_normalization(set));
+    const double n = double(set.pixels.size());
+    const double mean = std::accumulate(set.pixels.begin(), set.pixels.end(), 0.0) / n;
+    double squares = 0;
+    for (float v : set.pixels) squares += (v - mean) * (v - mean);
+    EXPECT_NEAR(mean, 0.0, 1e-6);
+    EXPECT_NEAR(std::sqrt(squares / n), 1.0, 1e-5);
+}
+
+TEST(Loader, TakeFirst) {
+    const LabeledImages set = take_first(numbered_images(10), 3);
+    EXPECT_EQ(set.count, 3u);
+    EXPECT_EQ(set.labels, (std::vector<std::int64_t>{0, 1, 2}));
+    EXPECT_EQ(take_first(numbered_images(10), 0).count, 10u);
+}
+
+TEST(Loader, ErrorsNameTheProblem) {
+    const auto message = [](auto&& f) {
+        try {
+            f();
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    IdxArray images{{3, 1, 1}, {0, 1, 2}}, labels{{2}, {0, 1}};
+    EXPECT_EQ(message([&] { to_labeled_images(images, labels, 10); }),
+              "to_labeled_images: 3 images but 2 labels");
+    labels = {{3}, {0, 12, 1}};
+    EXPECT_EQ(message([&] { to_labeled_images(images, labels, 10); }),
+              "to_labeled_images: label 12 of example 1 is not below 10 classes");
+    const LabeledImages set = numbered_images(2);
+    EXPECT_EQ(message([&] { BatchLoader(set, 0, false, 0); }),
+              "BatchLoader: batch size must be positive");
+}
+
+} // namespace
+} // namespace tapegrad::data
