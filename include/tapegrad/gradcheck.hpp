@@ -12,6 +12,9 @@
 
 #include "tapegrad/tensor.hpp"
 
+#include <fmt/core.h>
+
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <ostream>
@@ -67,3 +70,12 @@ GradcheckResult gradcheck(const GradcheckFunction<float>& f,
                           const GradcheckOptions& options = GradcheckOptions::for_float());
 
 } // namespace tapegrad
+
+/// fmt::print("{}", result) prints result.report().
+template <> struct fmt::formatter<tapegrad::GradcheckResult> {
+    constexpr auto parse(fmt::format_parse_context& context) { return context.begin(); }
+    auto format(const tapegrad::GradcheckResult& result, fmt::format_context& context) const {
+        const std::string text = result.report();
+        return std::copy(text.begin(), text.end(), context.out());
+    }
+};

@@ -35,6 +35,7 @@ TEST(Gradcheck, FailsOnAWrongGradientAndNamesTheElement) {
     EXPECT_NEAR(result.worst.analytic / result.worst.numeric, 1.5, 1e-6);
     EXPECT_THAT(result.report(), ::testing::HasSubstr("FAILED"));
     EXPECT_THAT(result.report(), ::testing::HasSubstr("input 0 at (2)"));
+    EXPECT_EQ(fmt::format("{}", result), result.report());
 }
 
 TEST(Gradcheck, PassesAndLeavesTheCallersGradientsAlone) {

@@ -101,7 +101,12 @@ std::vector<Sizes> seed_sizes() {
     return sizes;
 }
 
-INSTANTIATE_TEST_SUITE_P(RandomSizes, SeedClosedForms, ::testing::ValuesIn(seed_sizes()));
+INSTANTIATE_TEST_SUITE_P(RandomSizes, SeedClosedForms, ::testing::ValuesIn(seed_sizes()),
+                         [](const ::testing::TestParamInfo<Sizes>& param) {
+                             const Sizes& s = param.param;
+                             return "S" + std::to_string(s.S) + "_M" + std::to_string(s.M) + "_N" +
+                                    std::to_string(s.N) + "_" + std::to_string(param.index);
+                         });
 
 TEST(SeedErrata, TheTextsResultFor2aIsWrong) {
     // The text's M = (T (.) Y) 1 1^T - T differs from the true gradient (Y - T)/S.
