@@ -38,11 +38,15 @@ template <class T> void axpby(std::size_t n, T alpha, const T* x, T beta, T* y) 
     const auto count = static_cast<blasint>(n);
     // OpenBLAS threads axpy (beta = 1) but not axpby.
     if constexpr (std::is_same_v<T, float>) {
-        if (beta == 1) cblas_saxpy(count, alpha, x, 1, y, 1);
-        else cblas_saxpby(count, alpha, x, 1, beta, y, 1);
+        if (beta == 1)
+            cblas_saxpy(count, alpha, x, 1, y, 1);
+        else
+            cblas_saxpby(count, alpha, x, 1, beta, y, 1);
     } else {
-        if (beta == 1) cblas_daxpy(count, alpha, x, 1, y, 1);
-        else cblas_daxpby(count, alpha, x, 1, beta, y, 1);
+        if (beta == 1)
+            cblas_daxpy(count, alpha, x, 1, y, 1);
+        else
+            cblas_daxpby(count, alpha, x, 1, beta, y, 1);
     }
 }
 template void axpby(std::size_t, float, const float*, float, float*);

@@ -9,12 +9,7 @@
 
 namespace tapegrad {
 
-using detail::InputGrads;
-using detail::record;
-using detail::recording;
-using detail::result;
-using detail::saved;
-using detail::value;
+using namespace detail; // the vocabulary of ops/record.hpp: record, saved, InputGrads, ...
 
 // relu'(x) = [x > 0]; 0 at the kink.
 template <class T> Tensor<T> relu(const Tensor<T>& x) {

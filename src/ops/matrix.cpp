@@ -12,15 +12,7 @@
 
 namespace tapegrad {
 
-using detail::format_shape;
-using detail::gemm;
-using detail::InputGrads;
-using detail::record;
-using detail::recording;
-using detail::result;
-using detail::saved_if;
-using detail::Transpose;
-using detail::value;
+using namespace detail; // the vocabulary of ops/record.hpp: record, saved, InputGrads, ...
 
 namespace {
 
@@ -54,9 +46,9 @@ template <class T> Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
     }
     const auto [batch, M, K] = matrix_stack(A);
     const std::size_t N = B.shape()[B.dimension() - 1];
-    detail::ArrayShape y_shape = A.shape();
+    ArrayShape y_shape = A.shape();
     y_shape.back() = N;
-    Array<T> Y = detail::empty_array<T>(y_shape);
+    Array<T> Y = empty_array<T>(y_shape);
     for (std::size_t i = 0; i < batch; ++i) // [M, K] x [K, N] -> [M, N]
         gemm(Transpose::no, Transpose::no, M, N, K, T(1), A.data() + i * M * K,
              B.data() + i * K * N, T(0), Y.data() + i * M * N);
@@ -99,7 +91,7 @@ Tensor<T> linear_with_optional_bias(const Tensor<T>& x, const Tensor<T>& w, cons
                                      b ? " and b " + format_shape(value(*b).shape()) : ""));
     }
     const std::size_t S = X.shape()[0], M = X.shape()[1], N = W.shape()[0];
-    Array<T> Y = detail::empty_array<T>({S, N});
+    Array<T> Y = empty_array<T>({S, N});
     if (b) {
         for (std::size_t s = 0; s < S; ++s) std::copy_n(value(*b).data(), N, Y.data() + s * N);
     }

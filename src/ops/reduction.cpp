@@ -12,12 +12,7 @@
 
 namespace tapegrad {
 
-using detail::ArrayShape;
-using detail::InputGrads;
-using detail::record;
-using detail::recording;
-using detail::result;
-using detail::value;
+using namespace detail; // the vocabulary of ops/record.hpp: record, saved, InputGrads, ...
 
 namespace {
 

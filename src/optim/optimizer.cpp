@@ -27,15 +27,10 @@ Sgd<T>::Sgd(std::vector<Tensor<T>> parameters, SgdOptions options)
 template <class T> void Sgd<T>::step() {
     const T lr = static_cast<T>(this->learning_rate_), mu = static_cast<T>(options_.momentum),
             wd = static_cast<T>(options_.weight_decay);
-    for (std::size_t k = 0; k < this->parameters_.size(); ++k) {
-        Tensor<T>& parameter = this->parameters_[k];
-        if (!parameter.has_grad()) continue;
-        T* p = parameter.data();
-        const T* grad = parameter.grad().data();
-        const std::size_t n = parameter.size();
+    this->for_each_gradient([&](std::size_t k, T* p, const T* grad, std::size_t n) {
         if (options_.momentum == 0) {
             detail::axpby(n, -lr, grad, 1 - lr * wd, p); // p = (1 - lr wd) p - lr g
-            continue;
+            return;
         }
         std::vector<T>& v = velocity_[k];
         if (v.empty()) v.assign(n, T(0));                     // so that step 1 gives v = g'
@@ -47,7 +42,7 @@ template <class T> void Sgd<T>::step() {
         } else {
             detail::axpby(n, -lr, v.data(), T(1), p); // p -= lr v
         }
-    }
+    });
 }
 
 template <class T>
@@ -61,12 +56,7 @@ Adam<T>::Adam(std::vector<Tensor<T>> parameters, AdamOptions options)
 // by (1 - lr wd) first.
 template <class T> void Adam<T>::step() {
     const double lr = this->learning_rate_;
-    for (std::size_t k = 0; k < this->parameters_.size(); ++k) {
-        Tensor<T>& parameter = this->parameters_[k];
-        if (!parameter.has_grad()) continue;
-        T* p = parameter.data();
-        const T* grad = parameter.grad().data();
-        const std::size_t n = parameter.size();
+    this->for_each_gradient([&](std::size_t k, T* p, const T* grad, std::size_t n) {
         std::vector<T>& m = first_moment_[k];
         std::vector<T>& v = second_moment_[k];
         if (m.empty()) m.assign(n, T(0)), v.assign(n, T(0));
@@ -92,7 +82,7 @@ template <class T> void Adam<T>::step() {
                 shrink * value[i] -
                 step_size * first[i] / (std::sqrt(second[i]) * inverse_root_correction + eps);
         }
-    }
+    });
 }
 
 template class Optimizer<float>;

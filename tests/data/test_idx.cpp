@@ -1,6 +1,8 @@
+#include "error_message.hpp"
 #include "idx_bytes.hpp"
 #include "tapegrad/data/idx.hpp"
 #include "tapegrad/errors.hpp"
+#include "temp_directory.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -24,6 +26,7 @@ using testing::HasSubstr;
 namespace fs = std::filesystem;
 using tapegrad::testing::Bytes;
 using tapegrad::testing::idx_bytes;
+using tapegrad::testing::message_of;
 
 // Data 0, 1, 2, ... so that element order is checked, not just the count.
 Bytes counting(std::size_t count) {
@@ -34,46 +37,12 @@ Bytes counting(std::size_t count) {
     return data;
 }
 
-// Runs `action`, which must throw FormatError, and returns the message.
-template <class Action> std::string format_error_of(Action action) {
-    try {
-        action();
-    } catch (const FormatError& error) {
-        return error.what();
-    }
-    ADD_FAILURE() << "expected FormatError";
-    return "";
-}
-
-Bytes read_back(const std::string& file) {
-    std::ifstream in(file, std::ios::binary);
-    return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 std::string parse_error(const Bytes& bytes) {
-    return format_error_of([&] { parse_idx(bytes.data(), bytes.size(), "test.idx"); });
+    return message_of<FormatError>([&] { parse_idx(bytes.data(), bytes.size(), "test.idx"); });
 }
 
-// A fresh directory per test, removed afterwards.
-class IdxFiles : public testing::Test {
+class IdxFiles : public tapegrad::testing::TempDirectoryTest {
 protected:
-    void SetUp() override {
-        std::string pattern = (fs::temp_directory_path() / "tapegrad-idx-XXXXXX").string();
-        ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-        dir_ = pattern;
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-
-    std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-    std::string write_raw(const std::string& name, const Bytes& bytes) const {
-        std::ofstream out(path(name), std::ios::binary);
-        out.write(reinterpret_cast<const char*>(bytes.data()),
-                  static_cast<std::streamsize>(bytes.size()));
-        EXPECT_TRUE(out.good());
-        return path(name);
-    }
-
     // Writes `bytes` as one gzip member; mode "ab" appends a second member.
     std::string write_gzip(const std::string& name, const Bytes& bytes,
                            const char* mode = "wb") const {
@@ -84,8 +53,6 @@ protected:
         EXPECT_EQ(gzclose(file), Z_OK);
         return path(name);
     }
-
-    fs::path dir_;
 };
 
 TEST(ParseIdx, Rank3FromMemory) {
@@ -176,8 +143,8 @@ TEST(ParseIdx, PrefixesAndMutationsNeverCrash) {
 TEST_F(IdxFiles, RawRoundTripRank3AndRank1) {
     const Bytes images = counting(3 * 4 * 5);
     const Bytes labels = {9, 0, 4};
-    const IdxArray read_images = read_idx(write_raw("images", idx_bytes({3, 4, 5}, images)));
-    const IdxArray read_labels = read_idx(write_raw("labels", idx_bytes({3}, labels)));
+    const IdxArray read_images = read_idx(write("images", idx_bytes({3, 4, 5}, images)));
+    const IdxArray read_labels = read_idx(write("labels", idx_bytes({3}, labels)));
     EXPECT_EQ(read_images.shape, (std::vector<std::size_t>{3, 4, 5}));
     EXPECT_EQ(read_images.values, images);
     EXPECT_EQ(read_labels.shape, (std::vector<std::size_t>{3}));
@@ -212,7 +179,7 @@ TEST_F(IdxFiles, ConcatenatedGzipMembersAreJoined) {
 
 TEST_F(IdxFiles, GzipPayloadIsValidated) {
     const std::string file = write_gzip("short.gz", idx_bytes({4, 4}, counting(10)));
-    const std::string message = format_error_of([&] { read_idx(file); });
+    const std::string message = message_of<FormatError>([&] { read_idx(file); });
     EXPECT_THAT(message, HasSubstr("read_idx: " + file));
     EXPECT_THAT(message, HasSubstr("header says 4 x 4 = 16 bytes of data, file has 10"));
 }
@@ -222,31 +189,33 @@ TEST_F(IdxFiles, TruncatedGzipStream) {
     // Every cut that keeps the gzip magic must be reported, never parsed as garbage.
     for (std::size_t length = 2; length < compressed.size(); ++length) {
         const std::string file =
-            write_raw("cut.gz", Bytes(compressed.begin(),
-                                      compressed.begin() + static_cast<std::ptrdiff_t>(length)));
+            write("cut.gz", Bytes(compressed.begin(),
+                                  compressed.begin() + static_cast<std::ptrdiff_t>(length)));
         EXPECT_THROW(read_idx(file), FormatError) << length;
     }
     const std::string file =
-        write_raw("cut.gz", Bytes(compressed.begin(), compressed.begin() + compressed.size() / 2));
-    EXPECT_THAT(format_error_of([&] { read_idx(file); }), HasSubstr("gzip stream is truncated"));
+        write("cut.gz", Bytes(compressed.begin(), compressed.begin() + compressed.size() / 2));
+    EXPECT_THAT(message_of<FormatError>([&] { read_idx(file); }),
+                HasSubstr("gzip stream is truncated"));
 }
 
 TEST_F(IdxFiles, CorruptGzipStream) {
     Bytes compressed = read_back(write_gzip("full.gz", idx_bytes({64}, counting(64))));
     compressed[compressed.size() - 6] ^= 0xff; // inside the CRC-32 of the trailer
-    const std::string file = write_raw("corrupt.gz", compressed);
-    EXPECT_THAT(format_error_of([&] { read_idx(file); }), HasSubstr("broken gzip stream"));
+    const std::string file = write("corrupt.gz", compressed);
+    EXPECT_THAT(message_of<FormatError>([&] { read_idx(file); }), HasSubstr("broken gzip stream"));
 }
 
 TEST_F(IdxFiles, MissingFile) {
     const std::string file = path("nowhere.gz");
-    const std::string message = format_error_of([&] { read_idx(file); });
+    const std::string message = message_of<FormatError>([&] { read_idx(file); });
     EXPECT_THAT(message, HasSubstr("read_idx: " + file));
     EXPECT_THAT(message, HasSubstr("cannot open"));
 }
 
 TEST_F(IdxFiles, DirectoryIsNotAFile) {
-    EXPECT_THAT(format_error_of([&] { read_idx(dir_.string()); }), HasSubstr("cannot read"));
+    EXPECT_THAT(message_of<FormatError>([&] { read_idx(dir_.string()); }),
+                HasSubstr("cannot read"));
 }
 
 class MnistFormat : public IdxFiles {
@@ -255,8 +224,8 @@ protected:
     void write_set(std::uint32_t train_labels = 4, std::uint32_t test_rows = 3) {
         write_gzip("train-images-idx3-ubyte.gz", idx_bytes({4, 3, 2}, counting(24)));
         write_gzip("train-labels-idx1-ubyte.gz", idx_bytes({train_labels}, counting(train_labels)));
-        write_raw("t10k-images-idx3-ubyte", idx_bytes({2, test_rows, 2}, counting(4 * test_rows)));
-        write_raw("t10k-labels-idx1-ubyte", idx_bytes({2}, {1, 2}));
+        write("t10k-images-idx3-ubyte", idx_bytes({2, test_rows, 2}, counting(4 * test_rows)));
+        write("t10k-labels-idx1-ubyte", idx_bytes({2}, {1, 2}));
     }
 };
 
@@ -272,32 +241,32 @@ TEST_F(MnistFormat, LoadsGzipAndRawNames) {
 TEST_F(MnistFormat, MissingFileNamesFileAndDirectory) {
     write_set();
     fs::remove(path("t10k-labels-idx1-ubyte"));
-    const std::string message = format_error_of([&] { load_mnist_format(dir_.string()); });
+    const std::string message = message_of<FormatError>([&] { load_mnist_format(dir_.string()); });
     EXPECT_THAT(message, HasSubstr(dir_.string()));
     EXPECT_THAT(message, HasSubstr("neither t10k-labels-idx1-ubyte.gz nor t10k-labels-idx1-ubyte"));
 }
 
 TEST_F(MnistFormat, CountMismatchNamesBothCounts) {
     write_set(5);
-    EXPECT_THAT(format_error_of([&] { load_mnist_format(dir_.string()); }),
+    EXPECT_THAT(message_of<FormatError>([&] { load_mnist_format(dir_.string()); }),
                 HasSubstr("train-images-idx3-ubyte has 4 images but train-labels-idx1-ubyte "
                           "has 5 labels"));
 }
 
 TEST_F(MnistFormat, WrongRanks) {
     write_set();
-    write_raw("t10k-images-idx3-ubyte", idx_bytes({2, 6}, counting(12)));
-    EXPECT_THAT(format_error_of([&] { load_mnist_format(dir_.string()); }),
+    write("t10k-images-idx3-ubyte", idx_bytes({2, 6}, counting(12)));
+    EXPECT_THAT(message_of<FormatError>([&] { load_mnist_format(dir_.string()); }),
                 HasSubstr("t10k-images-idx3-ubyte has shape 2 x 6, expected 3 dimensions"));
     write_set();
     write_gzip("train-labels-idx1-ubyte.gz", idx_bytes({4, 1}, counting(4)));
-    EXPECT_THAT(format_error_of([&] { load_mnist_format(dir_.string()); }),
+    EXPECT_THAT(message_of<FormatError>([&] { load_mnist_format(dir_.string()); }),
                 HasSubstr("train-labels-idx1-ubyte has shape 4 x 1, expected 1 dimension"));
 }
 
 TEST_F(MnistFormat, ImageSizesMustAgree) {
     write_set(4, 5);
-    EXPECT_THAT(format_error_of([&] { load_mnist_format(dir_.string()); }),
+    EXPECT_THAT(message_of<FormatError>([&] { load_mnist_format(dir_.string()); }),
                 HasSubstr("train images are 3 x 2 but test images are 5 x 2"));
 }
 

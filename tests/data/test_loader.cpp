@@ -1,5 +1,6 @@
 // Images as float rows, normalisation and seeded mini-batches.
 
+#include "error_message.hpp"
 #include "tapegrad/data/loader.hpp"
 #include "tapegrad/errors.hpp"
 
@@ -83,14 +84,7 @@ TEST(Loader, TakeFirst) {
 }
 
 TEST(Loader, ErrorsNameTheProblem) {
-    const auto message = [](auto&& f) {
-        try {
-            f();
-        } catch (const Error& e) {
-            return std::string(e.what());
-        }
-        return std::string("no error");
-    };
+    const auto message = [](auto&& f) { return testing::message_of<Error>(f); };
     IdxArray images{{3, 1, 1}, {0, 1, 2}}, labels{{2}, {0, 1}};
     EXPECT_EQ(message([&] { to_labeled_images(images, labels, 10); }),
               "to_labeled_images: 3 images but 2 labels");

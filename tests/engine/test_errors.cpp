@@ -1,5 +1,6 @@
 // Bad input: the exception type and a message that names the op and the shapes or values.
 
+#include "error_message.hpp"
 #include "tapegrad/tapegrad.hpp"
 
 #include <gmock/gmock.h>
@@ -10,20 +11,7 @@ namespace {
 
 using D = Tensor<double>;
 using ::testing::HasSubstr;
-
-/// Runs `f`, expects an exception of type E and returns its message.
-template <class E, class F> std::string message_of(F&& f) {
-    try {
-        f();
-    } catch (const E& error) {
-        return error.what();
-    } catch (const std::exception& other) {
-        ADD_FAILURE() << "threw another type: " << other.what();
-        return {};
-    }
-    ADD_FAILURE() << "did not throw";
-    return {};
-}
+using testing::message_of;
 
 TEST(Errors, AllDeriveFromTheBase) {
     EXPECT_THROW(matmul(D::ones({2, 3}), D::ones({2, 3})), Error);

@@ -1,6 +1,8 @@
+#include "error_message.hpp"
 #include "npz_bytes.hpp"
 #include "tapegrad/errors.hpp"
 #include "tapegrad/io/npz.hpp"
+#include "temp_directory.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -33,6 +35,7 @@ using tapegrad::testing::append_le;
 using tapegrad::testing::Bytes;
 using tapegrad::testing::float32_data;
 using tapegrad::testing::make_zip;
+using tapegrad::testing::message_of;
 using tapegrad::testing::npy_bytes;
 using tapegrad::testing::raw_deflate;
 using tapegrad::testing::to_bytes;
@@ -40,23 +43,12 @@ using tapegrad::testing::ZipEntry;
 
 const std::string kFloatDict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }";
 
-// Runs `action`, which must throw FormatError, and returns the message.
-template <class Action> std::string format_error_of(Action action) {
-    try {
-        action();
-    } catch (const FormatError& error) {
-        return error.what();
-    }
-    ADD_FAILURE() << "expected FormatError";
-    return "";
-}
-
 std::string npz_error(const Bytes& archive) {
-    return format_error_of([&] { parse_npz(archive.data(), archive.size(), "test.npz"); });
+    return message_of<FormatError>([&] { parse_npz(archive.data(), archive.size(), "test.npz"); });
 }
 
 std::string npy_error(const Bytes& npy) {
-    return format_error_of([&] { decode_npy(npy.data(), npy.size(), "w"); });
+    return message_of<FormatError>([&] { decode_npy(npy.data(), npy.size(), "w"); });
 }
 
 // Bit-exact comparison, so that -0.0 and NaN payloads count too.
@@ -86,31 +78,7 @@ std::vector<NamedArray> sample_arrays() {
     };
 }
 
-class NpzFiles : public testing::Test {
-protected:
-    void SetUp() override {
-        std::string pattern = (fs::temp_directory_path() / "tapegrad-npz-XXXXXX").string();
-        ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-        dir_ = pattern;
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-
-    std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-    Bytes read_back(const std::string& file) const {
-        std::ifstream in(file, std::ios::binary);
-        return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
-
-    std::string write(const std::string& name, const Bytes& bytes) const {
-        std::ofstream out(path(name), std::ios::binary);
-        out.write(reinterpret_cast<const char*>(bytes.data()),
-                  static_cast<std::streamsize>(bytes.size()));
-        return path(name);
-    }
-
-    fs::path dir_;
-};
+class NpzFiles : public tapegrad::testing::TempDirectoryTest {};
 
 // ---- NPY ------------------------------------------------------------------------------------
 
@@ -282,14 +250,14 @@ TEST_F(NpzFiles, SaveValidatesArrays) {
 
 TEST_F(NpzFiles, UnwritablePath) {
     const std::string file = path("no-such-dir/a.npz");
-    const std::string message = format_error_of([&] { save_npz(file, sample_arrays()); });
+    const std::string message = message_of<FormatError>([&] { save_npz(file, sample_arrays()); });
     EXPECT_THAT(message, HasSubstr("save_npz: " + file));
     EXPECT_THAT(message, HasSubstr("cannot create " + file + ".tmp"));
 }
 
 TEST_F(NpzFiles, MissingFile) {
     const std::string file = path("absent.npz");
-    EXPECT_THAT(format_error_of([&] { load_npz(file); }),
+    EXPECT_THAT(message_of<FormatError>([&] { load_npz(file); }),
                 HasSubstr("load_npz: " + file + ": cannot open file"));
 }
 
@@ -299,7 +267,7 @@ TEST_F(NpzFiles, Float64EntryIsNamed) {
     const std::string file =
         write("params.npz", make_zip({{"fc1.bias.npy", npy_bytes(kFloatDict, float32_data({1, 2}))},
                                       {"fc1.weight.npy", f8}}));
-    EXPECT_THAT(format_error_of([&] { load_npz(file); }),
+    EXPECT_THAT(message_of<FormatError>([&] { load_npz(file); }),
                 HasSubstr("load_npz: " + file +
                           ": entry 'fc1.weight' has dtype '<f8', expected '<f4' (float32)"));
 }

@@ -1,5 +1,6 @@
 // Layers: initialisation, naming, modes, gradients through a model, parameter files.
 
+#include "error_message.hpp"
 #include "npz_bytes.hpp"
 #include "random_tensors.hpp"
 #include "tapegrad/io/npz.hpp"
@@ -84,14 +85,7 @@ TEST(Dropout, ZeroesAboutPAndScalesTheRestWhileTraining) {
 
 TEST(LayerErrors, NameTheBadValue) {
     std::mt19937_64 rng(1);
-    const auto message = [](auto&& f) {
-        try {
-            f();
-        } catch (const ValueError& e) {
-            return std::string(e.what());
-        }
-        return std::string("no ValueError");
-    };
+    const auto message = [](auto&& f) { return testing::message_of<ValueError>(f); };
     EXPECT_EQ(message([&] { Linear<float>(0, 3, rng); }),
               "Linear: sizes must be positive, got in 0 and out 3");
     EXPECT_EQ(message([] { parse_activation("gelu"); }),

@@ -1,5 +1,6 @@
 // tapegrad-train's command line: the default recipe and the errors for bad flags.
 
+#include "error_message.hpp"
 #include "options.hpp"
 #include "tapegrad/errors.hpp"
 
@@ -14,12 +15,7 @@ Options parse(std::vector<const char*> arguments) {
 }
 
 std::string error_of(std::vector<const char*> arguments) {
-    try {
-        parse(std::move(arguments));
-    } catch (const ValueError& e) {
-        return e.what();
-    }
-    return "no ValueError";
+    return tapegrad::testing::message_of<ValueError>([&] { parse(std::move(arguments)); });
 }
 
 TEST(Options, DefaultsAreTheDocumentedRecipe) {

@@ -19,6 +19,15 @@ public:
     void set_learning_rate(double rate) { learning_rate_ = rate; }
 
 protected:
+    /// Calls update(k, values, gradient, size) for each parameter k that has a gradient.
+    template <class Update> void for_each_gradient(Update&& update) {
+        for (std::size_t k = 0; k < parameters_.size(); ++k) {
+            Tensor<T>& parameter = parameters_[k];
+            if (parameter.has_grad())
+                update(k, parameter.data(), parameter.grad().data(), parameter.size());
+        }
+    }
+
     std::vector<Tensor<T>> parameters_;
     double learning_rate_;
 };
