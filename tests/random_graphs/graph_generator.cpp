@@ -1,0 +1,978 @@
+// Builds random programs by evaluating each step as soon as it is emitted: every later
+// choice looks at actual values, so operands are steered away from kinks, poles and ties by
+// shifting them (an emitted `x + c` step), and values that grow are scaled back.
+
+#include "graph_generator.hpp"
+
+#include "engine/shape.hpp"
+#include "random_tensors.hpp"
+#include "tapegrad/grad_mode.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <iterator>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+namespace tapegrad::testing {
+
+namespace {
+
+// Finite differences move an intermediate value by eps (1e-6) times its derivative with
+// respect to an input; the margins below leave room for derivatives up to about 1e4.
+constexpr double kink_margin = 0.1;    // relu, abs, leaky_relu, elu: |x| >= this
+constexpr double pole_margin = 0.2;    // divisors, negative powers: |x| >= this
+constexpr double positive_floor = 0.2; // log, sqrt, fractional powers: x >= this
+constexpr double max_gap = 0.1;        // max: the top two of each reduced line differ by this
+// Computed values beyond this are only read through a step that scales them back, which
+// keeps the rounding errors of finite differences (relative to the values) far below atol.
+constexpr double magnitude_bound = 4;
+constexpr std::size_t max_value_elements = 96; // keeps the whole run fast
+constexpr std::size_t max_input_elements = 32;
+constexpr std::size_t min_planned_steps = 4;
+constexpr std::size_t max_planned_steps = 40; // plus the steps that fold in unread values
+
+/// How often each op is tried. Ops that end in a scalar come less often, so that most of a
+/// program works on tensors; ops that often find no suitable operand come more often.
+double op_weight(Op op) {
+    switch (op) {
+    case Op::sum:
+    case Op::mean:
+    case Op::cross_entropy:
+    case Op::softmax_cross_entropy_targets:
+    case Op::softmax_cross_entropy_labels:
+    case Op::nll_loss:
+    case Op::mse_loss:
+        return 0.5;
+    case Op::matmul:
+    case Op::batched_matmul:
+    case Op::linear:
+    case Op::linear_without_bias:
+        return 2;
+    default:
+        return 1;
+    }
+}
+
+std::size_t element_count(const Shape& shape) {
+    return std::accumulate(shape.begin(), shape.end(), std::size_t(1), std::multiplies<>());
+}
+
+/// NumPy's broadcast of two shapes, or nothing when they are incompatible.
+std::optional<Shape> broadcast(const Shape& a, const Shape& b) {
+    const std::size_t rank = std::max(a.size(), b.size());
+    Shape out(rank);
+    for (std::size_t k = 0; k < rank; ++k) {
+        const std::size_t ea = k + a.size() >= rank ? a[k + a.size() - rank] : 1;
+        const std::size_t eb = k + b.size() >= rank ? b[k + b.size() - rank] : 1;
+        if (ea != eb && ea != 1 && eb != 1) return std::nullopt;
+        out[k] = std::max(ea, eb);
+    }
+    return out;
+}
+
+std::string number(double x) {
+    std::ostringstream text;
+    text << x;
+    return text.str();
+}
+
+template <class List> std::string braced(const List& items) {
+    std::string text = "{";
+    for (std::size_t i = 0; i < items.size(); ++i)
+        text += (i ? ", " : "") + number(static_cast<double>(items[i]));
+    return text + "}";
+}
+
+std::string call(const std::string& name, const std::vector<std::string>& arguments) {
+    std::string text = name + "(";
+    for (std::size_t i = 0; i < arguments.size(); ++i) text += (i ? ", " : "") + arguments[i];
+    return text + ")";
+}
+
+/// The right-hand side of a step: "v1 + v2", "sum(v3, {0, -1}, keepdims)", ...
+std::string expression(const Step& step) {
+    const auto v = [&step](std::size_t k) { return "v" + std::to_string(step.operands[k]); };
+    const std::string s = number(step.scalar);
+    // Negative scalars in parentheses between operators: "v1 - (-0.5)".
+    const std::string infix_s = step.scalar < 0 ? "(" + s + ")" : s;
+    // The operand, then the axes of a reduction, then keepdims when set.
+    const auto along = [&](const std::string& axes) {
+        std::vector<std::string> arguments{v(0), axes};
+        if (step.keepdims) arguments.push_back("keepdims");
+        return arguments;
+    };
+    switch (step.op) {
+    case Op::input:
+    case Op::constant:
+        return op_name(step.op) + " " + std::to_string(step.slot);
+    case Op::add:
+        return v(0) + " + " + v(1);
+    case Op::sub:
+        return v(0) + " - " + v(1);
+    case Op::mul:
+        return v(0) + " * " + v(1);
+    case Op::div:
+        return v(0) + " / " + v(1);
+    case Op::neg:
+        return "-" + v(0);
+    case Op::add_scalar:
+        return v(0) + " + " + infix_s;
+    case Op::scalar_add:
+        return infix_s + " + " + v(0);
+    case Op::sub_scalar:
+        return v(0) + " - " + infix_s;
+    case Op::scalar_sub:
+        return infix_s + " - " + v(0);
+    case Op::mul_scalar:
+        return v(0) + " * " + infix_s;
+    case Op::scalar_mul:
+        return infix_s + " * " + v(0);
+    case Op::div_scalar:
+        return v(0) + " / " + infix_s;
+    case Op::scalar_div:
+        return infix_s + " / " + v(0);
+    case Op::pow:
+    case Op::leaky_relu:
+    case Op::elu:
+        return call(op_name(step.op), {v(0), s});
+    case Op::relu:
+    case Op::tanh:
+    case Op::sigmoid:
+    case Op::exp:
+    case Op::log:
+    case Op::sqrt:
+    case Op::abs:
+    case Op::transpose:
+    case Op::sum:
+    case Op::mean:
+        return call(op_name(step.op), {v(0)});
+    case Op::matmul:
+    case Op::batched_matmul:
+        return call("matmul", {v(0), v(1)});
+    case Op::permute:
+        return call("transpose", {v(0), braced(step.shape_argument)});
+    case Op::reshape:
+        return call("reshape", {v(0), braced(step.shape_argument)});
+    case Op::linear:
+        return call("linear", {v(0), v(1), v(2)});
+    case Op::linear_without_bias:
+        return call("linear", {v(0), v(1)});
+    case Op::sum_axes:
+        return call("sum", along(braced(step.axes)));
+    case Op::mean_axes:
+        return call("mean", along(braced(step.axes)));
+    case Op::max:
+        return call("max", along(number(step.axes[0])));
+    case Op::softmax:
+    case Op::log_softmax:
+        return call(op_name(step.op), {v(0), number(step.axes[0])});
+    case Op::cross_entropy:
+    case Op::mse_loss:
+        return call(op_name(step.op), {v(0), v(1)});
+    case Op::softmax_cross_entropy_targets:
+        return call("softmax_cross_entropy", {v(0), v(1)});
+    case Op::softmax_cross_entropy_labels:
+        return call("softmax_cross_entropy", {v(0), "labels " + braced(step.labels)});
+    case Op::nll_loss:
+        return call("nll_loss", {v(0), "labels " + braced(step.labels)});
+    }
+    throw std::logic_error("expression: unknown op");
+}
+
+Tensor<double> evaluate(const Step& step, const std::vector<Tensor<double>>& values,
+                        const std::vector<Tensor<double>>& inputs,
+                        const std::vector<Tensor<double>>& constants) {
+    const auto v = [&](std::size_t k) -> const Tensor<double>& { return values[step.operands[k]]; };
+    const double s = step.scalar;
+    switch (step.op) {
+    case Op::input:
+        return inputs[step.slot];
+    case Op::constant:
+        return constants[step.slot];
+    case Op::add:
+        return v(0) + v(1);
+    case Op::sub:
+        return v(0) - v(1);
+    case Op::mul:
+        return v(0) * v(1);
+    case Op::div:
+        return v(0) / v(1);
+    case Op::neg:
+        return -v(0);
+    case Op::add_scalar:
+        return v(0) + s;
+    case Op::scalar_add:
+        return s + v(0);
+    case Op::sub_scalar:
+        return v(0) - s;
+    case Op::scalar_sub:
+        return s - v(0);
+    case Op::mul_scalar:
+        return v(0) * s;
+    case Op::scalar_mul:
+        return s * v(0);
+    case Op::div_scalar:
+        return v(0) / s;
+    case Op::scalar_div:
+        return s / v(0);
+    case Op::pow:
+        return pow(v(0), s);
+    case Op::relu:
+        return relu(v(0));
+    case Op::leaky_relu:
+        return leaky_relu(v(0), s);
+    case Op::elu:
+        return elu(v(0), s);
+    case Op::tanh:
+        return tanh(v(0));
+    case Op::sigmoid:
+        return sigmoid(v(0));
+    case Op::exp:
+        return exp(v(0));
+    case Op::log:
+        return log(v(0));
+    case Op::sqrt:
+        return sqrt(v(0));
+    case Op::abs:
+        return abs(v(0));
+    case Op::matmul:
+    case Op::batched_matmul:
+        return matmul(v(0), v(1));
+    case Op::transpose:
+        return transpose(v(0));
+    case Op::permute:
+        return transpose(v(0), step.shape_argument);
+    case Op::reshape:
+        return reshape(v(0), step.shape_argument);
+    case Op::linear:
+        return linear(v(0), v(1), v(2));
+    case Op::linear_without_bias:
+        return linear(v(0), v(1));
+    case Op::sum:
+        return sum(v(0));
+    case Op::sum_axes:
+        return sum(v(0), step.axes, step.keepdims);
+    case Op::mean:
+        return mean(v(0));
+    case Op::mean_axes:
+        return mean(v(0), step.axes, step.keepdims);
+    case Op::max:
+        return max(v(0), step.axes[0], step.keepdims);
+    case Op::softmax:
+        return softmax(v(0), step.axes[0]);
+    case Op::log_softmax:
+        return log_softmax(v(0), step.axes[0]);
+    case Op::cross_entropy:
+        return cross_entropy(v(0), v(1));
+    case Op::softmax_cross_entropy_targets:
+        return softmax_cross_entropy(v(0), v(1));
+    case Op::softmax_cross_entropy_labels:
+        return softmax_cross_entropy(v(0), step.labels);
+    case Op::nll_loss:
+        return nll_loss(v(0), step.labels);
+    case Op::mse_loss:
+        return mse_loss(v(0), v(1));
+    }
+    throw std::logic_error("evaluate: unknown op");
+}
+
+Step unary(Op op, std::size_t x, double scalar = 0) {
+    Step step;
+    step.op = op;
+    step.operands = {x};
+    step.scalar = scalar;
+    return step;
+}
+
+Step binary(Op op, std::size_t a, std::size_t b) {
+    Step step;
+    step.op = op;
+    step.operands = {a, b};
+    return step;
+}
+
+Step with_axes(Op op, std::size_t x, Axes axes, bool keepdims) {
+    Step step = unary(op, x);
+    step.axes = std::move(axes);
+    step.keepdims = keepdims;
+    return step;
+}
+
+std::string describe(Domain domain) {
+    switch (domain) {
+    case Domain::any:
+        return "normal(0, 1)";
+    case Domain::away_from_zero:
+        return "|x| in [0.2, 2]";
+    case Domain::positive:
+        return "in [0.2, 2]";
+    }
+    throw std::logic_error("describe: unknown domain");
+}
+
+double round_up(double x, double unit) {
+    return std::ceil(x / unit) * unit;
+}
+
+/// Positive `x` rounded up or down to three significant digits, for readable factors.
+double three_digits(double x, bool up) {
+    const double unit = std::pow(10.0, std::floor(std::log10(x)) - 2);
+    return up ? round_up(x, unit) : std::floor(x / unit) * unit;
+}
+
+/// Chooses and emits the steps of one program; see the comment at the top of this file.
+class Builder {
+public:
+    explicit Builder(std::uint64_t seed) : rng_(seed) {}
+
+    Program build() {
+        NoGrad no_grad; // the builder needs values, not graphs
+        input_budget_ = one_of<std::size_t>({1, 2, 2, 3, 3, 4, 4});
+        add_input(random_input_shape(),
+                  one_of<Domain>({Domain::any, Domain::away_from_zero, Domain::positive}));
+        const std::size_t planned_ops = uniform(min_planned_steps, max_planned_steps);
+        const std::vector<Op> ops = computing_ops();
+        std::vector<double> weights;
+        for (Op op : ops) weights.push_back(op_weight(op));
+        std::discrete_distribution<std::size_t> next_op(weights.begin(), weights.end());
+        while (program_.op_count() < planned_ops) try_op(ops[next_op(rng_)]);
+        fold_unread_values();
+        return std::move(program_);
+    }
+
+private:
+    using Value = std::size_t; // v_i is values_[i], defined by program_.steps[i]
+
+    // Random draws.
+    std::size_t uniform(std::size_t low, std::size_t high) {
+        return std::uniform_int_distribution<std::size_t>(low, high)(rng_);
+    }
+    bool chance(double p) { return std::bernoulli_distribution(p)(rng_); }
+    template <class T> T one_of(const std::vector<T>& items) {
+        return items[uniform(0, items.size() - 1)];
+    }
+    /// A readable scalar: |s| in [low, high] with two decimals, random sign.
+    double signed_scalar(double low, double high) {
+        const double magnitude =
+            std::round(std::uniform_real_distribution<double>(low, high)(rng_) * 100) / 100;
+        return chance(0.5) ? -magnitude : magnitude;
+    }
+    /// A generator for the helpers of random_tensors.hpp, which take std::mt19937.
+    std::mt19937 derived_rng() { return std::mt19937(static_cast<std::uint32_t>(rng_())); }
+    /// Axis k of a tensor of rank `rank`, counted from the end (negative) at times.
+    int signed_axis(std::size_t k, std::size_t rank) {
+        return chance(0.3) ? int(k) - int(rank) : int(k);
+    }
+    int random_axis(std::size_t rank) { return signed_axis(uniform(0, rank - 1), rank); }
+    /// Some of the axes of a rank >= 1 tensor, in random order; empty only if `allow_empty`.
+    Axes random_axes(std::size_t rank, bool allow_empty) {
+        Axes axes;
+        for (std::size_t k = 0; k < rank; ++k) {
+            if (chance(0.5)) axes.push_back(signed_axis(k, rank));
+        }
+        if (axes.empty() && !(allow_empty && chance(0.2))) axes.push_back(random_axis(rank));
+        std::shuffle(axes.begin(), axes.end(), rng_);
+        return axes;
+    }
+    Shape random_input_shape() {
+        Shape extents(one_of<std::size_t>({0, 1, 2, 2, 2, 3, 3}));
+        for (std::size_t& extent : extents) extent = chance(0.2) ? 1 : uniform(2, 5);
+        while (element_count(extents) > max_input_elements)
+            --*std::max_element(extents.begin(), extents.end());
+        return extents;
+    }
+    /// A shape that broadcasts with `a`: some extents of `a` replaced by 1, extents of 1 in
+    /// `a` replaced by others (so both operands broadcast), leading axes dropped or added.
+    Shape broadcast_shape_for(const Shape& a) {
+        if (chance(0.1)) return {};
+        Shape b;
+        for (std::size_t extent : a)
+            b.push_back(extent == 1 ? uniform(1, 3) : (chance(0.35) ? 1 : extent));
+        if (!b.empty() && chance(0.3))
+            b.erase(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(uniform(1, b.size())));
+        else if (b.size() < 3 && chance(0.2))
+            b.insert(b.begin(), uniform(1, 3));
+        return b;
+    }
+    /// A shape of `count` elements and rank up to 3 (size-1 axes included).
+    Shape random_reshape(std::size_t count) {
+        std::vector<std::size_t> primes;
+        for (std::size_t p = 2; count > 1; ++p) {
+            for (; count % p == 0; count /= p) primes.push_back(p);
+        }
+        Shape extents(uniform(primes.empty() ? 0 : 1, 3), 1);
+        for (std::size_t p : primes) extents[uniform(0, extents.size() - 1)] *= p;
+        return extents;
+    }
+    Labels random_labels(const Shape& rows_and_classes) {
+        Labels labels(rows_and_classes[0]);
+        for (auto& label : labels) label = std::int64_t(uniform(0, rows_and_classes[1] - 1));
+        return labels;
+    }
+
+    // Values.
+    const Shape& shape(Value v) const { return program_.steps[v].shape; }
+    std::size_t rank(Value v) const { return shape(v).size(); }
+    std::vector<double> elements(Value v) const { return values_[v].to_vector(); }
+    /// Whether a step may read `v`. Inputs always may (a normal draw can exceed the bound
+    /// slightly; the first step needs an operand), constants only as loss targets.
+    bool usable(Value v) const {
+        const Op op = program_.steps[v].op;
+        return op == Op::input || (op != Op::constant && magnitude_[v] <= magnitude_bound);
+    }
+    bool can_add_input(const Shape& s) const {
+        return program_.inputs.size() < input_budget_ && element_count(s) <= max_input_elements;
+    }
+
+    /// Appends `step` and evaluates it.
+    Value emit(Step step) {
+        const Tensor<double> value = evaluate(step, values_, program_.inputs, program_.constants);
+        step.shape = value.shape();
+        double largest = 0;
+        for (double x : value.to_vector()) largest = std::max(largest, std::abs(x));
+        for (Value operand : step.operands) ++uses_[operand];
+        program_.steps.push_back(std::move(step));
+        values_.push_back(value);
+        magnitude_.push_back(largest);
+        uses_.push_back(0);
+        return values_.size() - 1;
+    }
+
+    /// Emits `step`, then, if its value grew beyond magnitude_bound, a step that scales it
+    /// into [-2, 2].
+    Value emit_bounded(Step step) {
+        const Value v = emit(std::move(step));
+        const double largest = magnitude_[v];
+        if (largest <= magnitude_bound) return v;
+        // Scaled rather than squashed: tanh or sigmoid would saturate and hide the gradients
+        // behind them.
+        return chance(0.5) ? emit(unary(Op::div_scalar, v, three_digits(largest / 2, true)))
+                           : emit(unary(Op::mul_scalar, v, three_digits(2 / largest, false)));
+    }
+
+    Value add_input(const Shape& s, Domain domain) {
+        std::mt19937 rng = derived_rng();
+        program_.inputs.push_back(random_tensor<double>(s, rng, domain));
+        Step step;
+        step.op = Op::input;
+        step.slot = program_.inputs.size() - 1;
+        step.note = describe(domain);
+        return emit(std::move(step));
+    }
+
+    Value add_constant(Tensor<double> constant, std::string note) {
+        program_.constants.push_back(std::move(constant));
+        Step step;
+        step.op = Op::constant;
+        step.slot = program_.constants.size() - 1;
+        step.note = std::move(note);
+        return emit(std::move(step));
+    }
+
+    std::vector<Value> candidates(const std::function<bool(Value)>& fits) const {
+        std::vector<Value> found;
+        for (Value v = 0; v < values_.size(); ++v) {
+            if (usable(v) && fits(v)) found.push_back(v);
+        }
+        return found;
+    }
+
+    /// The first operand of a step: most often the newest value that fits (this builds
+    /// depth), else one that no step reads yet, else any (reuse).
+    std::optional<Value> pick(const std::function<bool(Value)>& fits) {
+        const std::vector<Value> found = candidates(fits);
+        if (found.empty()) return std::nullopt;
+        if (chance(0.5)) return found.back();
+        std::vector<Value> unread;
+        std::copy_if(found.begin(), found.end(), std::back_inserter(unread),
+                     [this](Value v) { return uses_[v] == 0; });
+        return one_of(!unread.empty() && chance(0.6) ? unread : found);
+    }
+
+    /// A further operand: any value that fits, uniformly, so values get reused.
+    std::optional<Value> pick_partner(const std::function<bool(Value)>& fits) {
+        const std::vector<Value> found = candidates(fits);
+        if (found.empty()) return std::nullopt;
+        return one_of(found);
+    }
+
+    /// x + c, as one of the scalar forms.
+    Value shifted(Value x, double c) {
+        if (c < 0) return emit(unary(Op::sub_scalar, x, -c));
+        return emit(unary(chance(0.5) ? Op::add_scalar : Op::scalar_add, x, c));
+    }
+
+    /// `x` if |x| >= margin everywhere, else x shifted so that zero falls into a gap of its
+    /// sorted elements wider than 2 margin, or below or above all of them. With
+    /// `some_positive` (relu, whose gradient would vanish otherwise) at least one element
+    /// ends up positive.
+    Value away_from_zero(Value x, double margin, bool some_positive = false) {
+        std::vector<double> e = elements(x);
+        std::sort(e.begin(), e.end());
+        const bool clear =
+            std::all_of(e.begin(), e.end(), [margin](double y) { return std::abs(y) >= margin; });
+        if (clear && (!some_positive || e.back() > 0)) return x;
+        // Shifts rounded to two decimals; the 0.01 of slack covers the rounding.
+        std::vector<double> shifts{round_up(margin - e.front(), 0.01)};
+        if (!some_positive) shifts.push_back(-round_up(margin + e.back(), 0.01));
+        for (std::size_t i = 0; i + 1 < e.size(); ++i) {
+            if (e[i + 1] - e[i] >= 2 * margin + 0.02)
+                shifts.push_back(-std::round((e[i] + e[i + 1]) * 50) / 100);
+        }
+        return shifted(x, one_of(shifts));
+    }
+
+    /// `x` if x >= floor everywhere, else x shifted up to that.
+    Value at_least(Value x, double floor) {
+        const std::vector<double> e = elements(x);
+        const double smallest = *std::min_element(e.begin(), e.end());
+        return smallest >= floor ? x : shifted(x, round_up(floor - smallest, 0.01));
+    }
+
+    /// The axes of `v` along which max has no near-tie: the top two elements of every line
+    /// differ by at least max_gap (or the axis has extent 1).
+    std::vector<std::size_t> tie_free_axes(Value v) const {
+        const Shape& s = shape(v);
+        const std::vector<double> e = elements(v);
+        std::vector<std::size_t> axes;
+        for (std::size_t k = 0; k < s.size(); ++k) {
+            const std::size_t extent = s[k];
+            const std::size_t inner = element_count(Shape(s.begin() + long(k) + 1, s.end()));
+            const std::size_t outer = e.size() / (extent * inner);
+            bool clear = true;
+            for (std::size_t o = 0; o < outer && clear; ++o) {
+                for (std::size_t i = 0; i < inner && clear; ++i) {
+                    std::vector<double> line(extent);
+                    for (std::size_t j = 0; j < extent; ++j)
+                        line[j] = e[(o * extent + j) * inner + i];
+                    std::partial_sort(line.begin(), line.begin() + std::min<long>(2, long(extent)),
+                                      line.end(), std::greater<>());
+                    clear = extent == 1 || line[0] - line[1] >= max_gap;
+                }
+            }
+            if (clear) axes.push_back(k);
+        }
+        return axes;
+    }
+
+    bool fits_in_a_value(const std::optional<Shape>& s) const {
+        return s && element_count(*s) <= max_value_elements;
+    }
+
+    /// The second operand of + - * /: a new input of a broadcasting shape, a keepdims
+    /// reduction of `a` itself (a diamond), or an existing value that broadcasts with `a`
+    /// (possibly `a`).
+    Value broadcast_partner(Value a, Domain domain) {
+        if (chance(0.5)) {
+            const Shape b = broadcast_shape_for(shape(a));
+            if (can_add_input(b) && fits_in_a_value(broadcast(shape(a), b)))
+                return add_input(b, domain);
+        }
+        if (rank(a) > 0 && chance(0.15))
+            return emit(with_axes(chance(0.5) ? Op::sum_axes : Op::mean_axes, a,
+                                  random_axes(rank(a), false), true));
+        return pick_partner([&](Value b) { return fits_in_a_value(broadcast(shape(a), shape(b))); })
+            .value(); // `a` itself always fits
+    }
+
+    /// B for A B: a new input, an existing value of the right shape, or A's transpose.
+    std::optional<Value> matmul_partner(Value a) {
+        const Shape& s = shape(a);
+        const bool batched = s.size() == 3;
+        const std::size_t rows = s[s.size() - 2], inner = s.back(), batch = batched ? s[0] : 1;
+        const std::size_t columns = uniform(1, 4);
+        const Shape new_shape = batched ? Shape{batch, inner, columns} : Shape{inner, columns};
+        if (chance(0.5) && can_add_input(new_shape) && batch * rows * columns <= max_value_elements)
+            return add_input(new_shape, Domain::any);
+        const auto fits = [&](Value b) {
+            const Shape& t = shape(b);
+            return t.size() == s.size() && t[t.size() - 2] == inner &&
+                   (!batched || t[0] == batch) && batch * rows * t.back() <= max_value_elements;
+        };
+        if (chance(0.7)) {
+            if (const auto b = pick_partner(fits)) return b;
+        }
+        if (batch * rows * rows > max_value_elements) return std::nullopt;
+        if (!batched) return emit(unary(Op::transpose, a));
+        Step swap = unary(Op::permute, a);
+        swap.shape_argument = {0, 2, 1};
+        return emit(std::move(swap));
+    }
+
+    /// W (N, M) for linear(X, W): a new input or an existing value (X itself fits).
+    std::optional<Value> weight_for(Value x) {
+        const std::size_t rows = shape(x)[0], features = shape(x)[1];
+        const Shape new_shape{uniform(1, 4), features};
+        if (chance(0.5) && can_add_input(new_shape) && rows * new_shape[0] <= max_value_elements)
+            return add_input(new_shape, Domain::any);
+        return pick_partner([&](Value w) {
+            return rank(w) == 2 && shape(w)[1] == features &&
+                   rows * shape(w)[0] <= max_value_elements;
+        });
+    }
+
+    /// b (N,) for linear(X, W, b): a new input, an existing value, or a row reduction of W.
+    Value bias_for(Value w) {
+        const std::size_t outputs = shape(w)[0];
+        if (chance(0.4) && can_add_input({outputs})) return add_input({outputs}, Domain::any);
+        if (chance(0.6)) {
+            if (const auto b = pick_partner([&](Value v) { return shape(v) == Shape{outputs}; }))
+                return *b;
+        }
+        return emit(with_axes(chance(0.5) ? Op::sum_axes : Op::mean_axes, w, {-1}, false));
+    }
+
+    /// The targets of a loss on `v`: a new input, another value of the same shape, or a
+    /// constant (distribution rows for the cross entropies, normal values for mse_loss).
+    Value targets_for(Value v, bool distribution) {
+        const Shape& s = shape(v);
+        if (chance(0.4) && can_add_input(s))
+            return add_input(s, distribution ? Domain::positive : Domain::any);
+        if (chance(0.5)) {
+            if (const auto t = pick_partner([&](Value u) { return u != v && shape(u) == s; }))
+                return *t;
+        }
+        std::mt19937 rng = derived_rng();
+        if (distribution)
+            return add_constant(random_distribution_rows<double>(s[0], s[1], rng),
+                                "distribution rows");
+        return add_constant(random_tensor<double>(s, rng, Domain::any, false), "normal(0, 1)");
+    }
+
+    /// Emits `op` with random operands and arguments, or nothing when no value suits it.
+    void try_op(Op op) {
+        const auto any = [](Value) { return true; };
+        const auto matrix = [this](Value v) { return rank(v) == 2; };
+        const auto not_scalar = [this](Value v) { return rank(v) > 0; };
+        // Rows of at least two classes: with one, a softmax loss is constantly 0.
+        const auto classes = [this](Value v) { return rank(v) == 2 && shape(v)[1] >= 2; };
+        switch (op) {
+        case Op::neg:
+        case Op::tanh:
+        case Op::sigmoid:
+        case Op::exp: // exp(4) is still moderate
+        case Op::transpose:
+        case Op::sum:
+        case Op::mean:
+            emit_bounded(unary(op, pick(any).value()));
+            return;
+        case Op::relu:
+            emit_bounded(unary(op, away_from_zero(pick(any).value(), kink_margin, true)));
+            return;
+        case Op::abs:
+            emit_bounded(unary(op, away_from_zero(pick(any).value(), kink_margin)));
+            return;
+        case Op::leaky_relu:
+            emit_bounded(unary(op, away_from_zero(pick(any).value(), kink_margin),
+                               one_of<double>({0.01, 0.1, 0.2})));
+            return;
+        case Op::elu:
+            emit_bounded(unary(op, away_from_zero(pick(any).value(), kink_margin),
+                               one_of<double>({0.5, 1.0, 1.5})));
+            return;
+        case Op::log:
+        case Op::sqrt:
+            emit_bounded(unary(op, at_least(pick(any).value(), positive_floor)));
+            return;
+        case Op::pow: {
+            const double p = one_of<double>({2, 3, -1, -2, 0.5, 1.5, -0.5});
+            Value x = pick(any).value();
+            if (p != std::floor(p))
+                x = at_least(x, positive_floor);
+            else if (p < 0)
+                x = away_from_zero(x, pole_margin);
+            emit_bounded(unary(op, x, p));
+            return;
+        }
+        case Op::add_scalar:
+        case Op::scalar_add:
+        case Op::sub_scalar:
+        case Op::scalar_sub:
+            emit_bounded(unary(op, pick(any).value(), signed_scalar(0.1, 2)));
+            return;
+        case Op::mul_scalar:
+        case Op::scalar_mul:
+            emit_bounded(unary(op, pick(any).value(), signed_scalar(0.25, 2)));
+            return;
+        case Op::div_scalar:
+            emit_bounded(unary(op, pick(any).value(), signed_scalar(0.5, 2)));
+            return;
+        case Op::scalar_div:
+            emit_bounded(
+                unary(op, away_from_zero(pick(any).value(), pole_margin), signed_scalar(0.1, 2)));
+            return;
+        case Op::add:
+        case Op::sub:
+        case Op::mul: {
+            const Value a = pick(any).value();
+            emit_bounded(binary(op, a, broadcast_partner(a, Domain::any)));
+            return;
+        }
+        case Op::div: {
+            const Value a = pick(any).value();
+            const Value b = broadcast_partner(a, Domain::away_from_zero);
+            emit_bounded(binary(op, a, away_from_zero(b, pole_margin)));
+            return;
+        }
+        case Op::matmul:
+        case Op::batched_matmul: {
+            const auto a = pick([&](Value v) { return rank(v) == (op == Op::matmul ? 2 : 3); });
+            if (!a) return;
+            const auto b = matmul_partner(*a);
+            if (!b) return;
+            emit_bounded(binary(op, *a, *b));
+            return;
+        }
+        case Op::permute: {
+            const auto x = pick([this](Value v) { return rank(v) >= 2; });
+            if (!x) return;
+            Step step = unary(op, *x);
+            step.shape_argument.resize(rank(*x));
+            std::iota(step.shape_argument.begin(), step.shape_argument.end(), 0);
+            std::shuffle(step.shape_argument.begin(), step.shape_argument.end(), rng_);
+            emit_bounded(std::move(step));
+            return;
+        }
+        case Op::reshape: {
+            Step step = unary(op, pick(any).value());
+            step.shape_argument = random_reshape(element_count(shape(step.operands[0])));
+            emit_bounded(std::move(step));
+            return;
+        }
+        case Op::linear:
+        case Op::linear_without_bias: {
+            const auto x = pick(matrix);
+            if (!x) return;
+            const auto w = weight_for(*x);
+            if (!w) return;
+            Step step = binary(op, *x, *w);
+            if (op == Op::linear) step.operands.push_back(bias_for(*w));
+            emit_bounded(std::move(step));
+            return;
+        }
+        case Op::sum_axes:
+        case Op::mean_axes: {
+            const auto x = pick(not_scalar);
+            if (!x) return;
+            emit_bounded(with_axes(op, *x, random_axes(rank(*x), true), chance(0.5)));
+            return;
+        }
+        case Op::max: {
+            const auto x = pick([this](Value v) { return !tie_free_axes(v).empty(); });
+            if (!x) return;
+            const int axis = signed_axis(one_of(tie_free_axes(*x)), rank(*x));
+            emit_bounded(with_axes(op, *x, {axis}, chance(0.5)));
+            return;
+        }
+        case Op::softmax:
+        case Op::log_softmax: {
+            const auto x = pick(not_scalar);
+            if (!x) return;
+            // Along an axis of extent 1 the result is constant: only when all axes are so.
+            std::vector<std::size_t> wide;
+            for (std::size_t k = 0; k < rank(*x); ++k) {
+                if (shape(*x)[k] > 1) wide.push_back(k);
+            }
+            const int axis =
+                wide.empty() ? random_axis(rank(*x)) : signed_axis(one_of(wide), rank(*x));
+            emit_bounded(with_axes(op, *x, {axis}, false));
+            return;
+        }
+        case Op::cross_entropy: {
+            const auto x = pick(matrix);
+            if (!x) return;
+            // Probabilities: x when comfortably positive, else its row softmax (x shifted up
+            // for a single class, where the softmax is constant).
+            const std::vector<double> e = elements(*x);
+            const bool positive = *std::min_element(e.begin(), e.end()) >= positive_floor;
+            const Value p = positive            ? *x
+                            : shape(*x)[1] >= 2 ? emit(with_axes(Op::softmax, *x, {-1}, false))
+                                                : at_least(*x, positive_floor);
+            emit_bounded(binary(op, p, targets_for(p, true)));
+            return;
+        }
+        case Op::softmax_cross_entropy_targets: {
+            const auto z = pick(classes);
+            if (!z) return;
+            emit_bounded(binary(op, *z, targets_for(*z, true)));
+            return;
+        }
+        case Op::softmax_cross_entropy_labels:
+        case Op::nll_loss: {
+            const auto z = op == Op::nll_loss ? pick(matrix) : pick(classes);
+            if (!z) return;
+            Step step = unary(op, *z);
+            step.labels = random_labels(shape(*z));
+            emit_bounded(std::move(step));
+            return;
+        }
+        case Op::mse_loss: {
+            const Value x = pick(any).value();
+            emit_bounded(binary(op, x, targets_for(x, false)));
+            return;
+        }
+        case Op::input:
+        case Op::constant:
+            break;
+        }
+        throw std::logic_error("try_op: not an op that computes: " + op_name(op));
+    }
+
+    /// Adds every value that no step reads (reduced to a scalar) into the output, so that
+    /// all of the program's work reaches the gradients.
+    void fold_unread_values() {
+        const Value last = values_.size() - 1;
+        Value output = last;
+        for (Value v = 0; v < last; ++v) {
+            if (uses_[v] > 0) continue;
+            const Value scalar =
+                rank(v) == 0 ? v : emit(unary(chance(0.5) ? Op::sum : Op::mean, v));
+            output = emit_bounded(binary(chance(0.5) ? Op::add : Op::sub, output, scalar));
+        }
+    }
+
+    std::mt19937_64 rng_;
+    Program program_;
+    std::vector<Tensor<double>> values_; // every value as the builder evaluated it
+    std::vector<double> magnitude_;      // the largest |element| of each value
+    std::vector<std::size_t> uses_;      // how many steps read each value
+    std::size_t input_budget_ = 1;       // inputs are created when a step needs one
+};
+
+} // namespace
+
+std::vector<Op> computing_ops() {
+    std::vector<Op> ops;
+    for (int k = int(Op::constant) + 1; k <= int(Op::mse_loss); ++k) ops.push_back(Op(k));
+    return ops;
+}
+
+std::string op_name(Op op) {
+    switch (op) {
+    case Op::input:
+        return "input";
+    case Op::constant:
+        return "constant";
+    case Op::add:
+        return "add";
+    case Op::sub:
+        return "sub";
+    case Op::mul:
+        return "mul";
+    case Op::div:
+        return "div";
+    case Op::neg:
+        return "neg";
+    case Op::add_scalar:
+        return "x + s";
+    case Op::scalar_add:
+        return "s + x";
+    case Op::sub_scalar:
+        return "x - s";
+    case Op::scalar_sub:
+        return "s - x";
+    case Op::mul_scalar:
+        return "x * s";
+    case Op::scalar_mul:
+        return "s * x";
+    case Op::div_scalar:
+        return "x / s";
+    case Op::scalar_div:
+        return "s / x";
+    case Op::pow:
+        return "pow";
+    case Op::relu:
+        return "relu";
+    case Op::leaky_relu:
+        return "leaky_relu";
+    case Op::elu:
+        return "elu";
+    case Op::tanh:
+        return "tanh";
+    case Op::sigmoid:
+        return "sigmoid";
+    case Op::exp:
+        return "exp";
+    case Op::log:
+        return "log";
+    case Op::sqrt:
+        return "sqrt";
+    case Op::abs:
+        return "abs";
+    case Op::matmul:
+        return "matmul";
+    case Op::batched_matmul:
+        return "matmul batched";
+    case Op::transpose:
+        return "transpose";
+    case Op::permute:
+        return "transpose permutation";
+    case Op::reshape:
+        return "reshape";
+    case Op::linear:
+        return "linear";
+    case Op::linear_without_bias:
+        return "linear without bias";
+    case Op::sum:
+        return "sum";
+    case Op::sum_axes:
+        return "sum axes";
+    case Op::mean:
+        return "mean";
+    case Op::mean_axes:
+        return "mean axes";
+    case Op::max:
+        return "max";
+    case Op::softmax:
+        return "softmax";
+    case Op::log_softmax:
+        return "log_softmax";
+    case Op::cross_entropy:
+        return "cross_entropy";
+    case Op::softmax_cross_entropy_targets:
+        return "softmax_cross_entropy targets";
+    case Op::softmax_cross_entropy_labels:
+        return "softmax_cross_entropy labels";
+    case Op::nll_loss:
+        return "nll_loss";
+    case Op::mse_loss:
+        return "mse_loss";
+    }
+    throw std::logic_error("op_name: unknown op");
+}
+
+Tensor<double> Program::run(const std::vector<Tensor<double>>& leaves) const {
+    std::vector<Tensor<double>> values;
+    values.reserve(steps.size());
+    for (const Step& step : steps) values.push_back(evaluate(step, values, leaves, constants));
+    return values.back();
+}
+
+std::string Program::to_string() const {
+    std::string text;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        std::string line = "v" + std::to_string(i) + " = " + expression(steps[i]);
+        line.resize(std::max<std::size_t>(line.size() + 4, 40), ' '); // align the comments
+        line += "# " + detail::format_shape(steps[i].shape);
+        if (!steps[i].note.empty()) line += ", " + steps[i].note;
+        text += line + "\n";
+    }
+    return text + "output: v" + std::to_string(steps.size() - 1) + "\n";
+}
+
+std::size_t Program::op_count() const {
+    return std::size_t(std::count_if(steps.begin(), steps.end(), [](const Step& step) {
+        return step.op != Op::input && step.op != Op::constant;
+    }));
+}
+
+Program random_program(std::uint64_t seed) {
+    return Builder(seed).build();
+}
+
+} // namespace tapegrad::testing

@@ -1,0 +1,99 @@
+// Random differentiable programs (graph_generator.hpp) against finite differences: every
+// one must pass gradcheck with the default double options.
+//
+// TAPEGRAD_GRAPH_COUNT=N checks seeds 1..N (default 2000; slow builds, such as those with
+// sanitizers, may lower it); TAPEGRAD_GRAPH_SEED=S checks seed S alone, as printed with a
+// failure.
+
+#include "graph_generator.hpp"
+
+#include "tapegrad/gradcheck.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <numeric>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tapegrad::testing {
+namespace {
+
+constexpr std::uint64_t default_graph_count = 2000;
+
+/// The environment variable `name` as a number, or nothing when it is unset.
+std::optional<std::uint64_t> environment_number(const char* name) {
+    const char* text = std::getenv(name);
+    if (!text) return std::nullopt;
+    char* end = nullptr;
+    const unsigned long long number = std::strtoull(text, &end, 10);
+    if (*text == '\0' || *end != '\0')
+        throw std::invalid_argument(std::string(name) + " is not a number: '" + text + "'");
+    return number;
+}
+
+std::vector<std::uint64_t> seeds_to_check() {
+    if (const auto seed = environment_number("TAPEGRAD_GRAPH_SEED")) return {*seed};
+    std::vector<std::uint64_t> seeds(
+        environment_number("TAPEGRAD_GRAPH_COUNT").value_or(default_graph_count));
+    std::iota(seeds.begin(), seeds.end(), 1);
+    return seeds;
+}
+
+/// A shell command that checks `seed` alone with this very executable.
+std::string rerun_command(std::uint64_t seed) {
+    std::error_code error;
+    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+    return "TAPEGRAD_GRAPH_SEED=" + std::to_string(seed) + " " +
+           (error ? std::string("random_graph_tests") : self.string());
+}
+
+std::string failure_report(std::uint64_t seed, const Program& program, const std::string& what) {
+    std::ostringstream text;
+    text << "random graph seed " << seed << ":\n";
+    if (!program.steps.empty()) text << program.to_string();
+    text << what << "\nrerun: " << rerun_command(seed);
+    return text.str();
+}
+
+TEST(RandomGraphs, GradientsMatchFiniteDifferences) {
+    const auto start = std::chrono::steady_clock::now();
+    std::map<Op, std::size_t> op_counts;
+    std::size_t graphs = 0, ops = 0, elements = 0;
+    for (std::uint64_t seed : seeds_to_check()) {
+        Program program;
+        try {
+            program = random_program(seed);
+            const GradcheckResult result = gradcheck(
+                [&program](const std::vector<Tensor<double>>& leaves) {
+                    return program.run(leaves);
+                },
+                program.inputs);
+            EXPECT_TRUE(result.passed) << failure_report(seed, program, result.report());
+            ++graphs;
+            ops += program.op_count();
+            elements += result.elements_checked;
+            for (const Step& step : program.steps) ++op_counts[step.op];
+        } catch (const std::exception& error) { // an invalid step, or a library bug
+            ADD_FAILURE() << failure_report(seed, program, std::string("threw: ") + error.what());
+        }
+    }
+    const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
+    std::cout << "checked " << graphs << " random graphs, " << ops << " ops, " << elements
+              << " elements in " << std::fixed << std::setprecision(2) << seconds.count()
+              << " s\nops emitted:";
+    for (Op op : computing_ops()) std::cout << "\n  " << op_name(op) << ": " << op_counts[op];
+    std::cout << std::endl;
+}
+
+} // namespace
+} // namespace tapegrad::testing
