@@ -119,13 +119,13 @@ Evaluation Trainer::evaluate(const data::LabeledImages& set) {
 GradcheckResult check_model_gradients(nn::Sequential<float>& model, const Options& options,
                                       const data::LabeledImages& set, std::size_t rows,
                                       std::size_t elements_per_parameter) {
-    // The same architecture in double, without dropout, holding the float model's values.
-    std::mt19937_64 unused_rng(0);
-    std::vector<std::size_t> widths{set.features};
-    widths.insert(widths.end(), options.hidden.begin(), options.hidden.end());
-    widths.push_back(model.named_parameters().back().tensor->shape()[0]);
+    // The same architecture in double, without dropout; its own initial values are
+    // replaced by the float model's below, so the generator's seed does not matter.
+    std::mt19937_64 placeholder_init(0);
+    const std::size_t classes = model.named_parameters().back().tensor->shape()[0];
     nn::Sequential<double> copy =
-        nn::make_mlp<double>(widths, nn::parse_activation(options.activation), unused_rng);
+        nn::make_mlp<double>(layer_widths(options, set.features, classes),
+                             nn::parse_activation(options.activation), placeholder_init);
     auto source = model.named_parameters();
     auto target = copy.named_parameters();
     std::vector<Tensor<double>> inputs;
