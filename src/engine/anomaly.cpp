@@ -31,8 +31,10 @@ template <class T> std::string non_finite_name(T v) {
 }
 
 template <class T> std::string describe_op(const Node<T>& node) {
-    return fmt::format("'{}' (op #{} on this thread's tape, inputs {})", node.op, node.sequence,
-                       node.input_shapes);
+    // Nodes recorded before anomaly detection was turned on did not keep their input shapes.
+    const std::string inputs = node.input_shapes.empty() ? "recorded without anomaly detection"
+                                                         : "inputs " + node.input_shapes;
+    return fmt::format("'{}' (op #{} on this thread's tape, {})", node.op, node.sequence, inputs);
 }
 
 } // namespace

@@ -81,6 +81,15 @@ private:
     std::optional<Backward> backward_;
 };
 
+/// A node's adjoint for writing in place, made its own first if pass_through left it
+/// shared (copy on write). A leaf's is never shared that way: it is the gradient users hold.
+template <class T> Array<T>& writable_adjoint(Node<T>& node) {
+    if (!node.is_leaf() && node.adjoint.use_count() > 1) {
+        node.adjoint = make_pooled<Value<T>>(static_cast<const Array<T>&>(*node.adjoint));
+    }
+    return *node.adjoint;
+}
+
 /// What a backward closure writes to: the gradient of each of its node's inputs.
 template <class T> class InputGrads {
 public:
@@ -117,7 +126,7 @@ public:
         Node<T>& input = *node_.inputs[i];
         fresh = !input.adjoint;
         if (fresh) input.adjoint = make_pooled<Value<T>>(empty_array<T>(input.shape));
-        return writable(input);
+        return writable_adjoint(input);
     }
 
     std::size_t input_count() const { return node_.input_count; }
@@ -131,17 +140,8 @@ private:
         if (!input.adjoint) {
             input.adjoint = make_pooled<Value<T>>(std::forward<E>(gradient));
         } else {
-            xt::noalias(writable(input)) += gradient;
+            xt::noalias(writable_adjoint(input)) += gradient;
         }
-    }
-
-    /// The input's adjoint, made its own first if pass_through left it shared (copy on
-    /// write). A leaf's is never shared that way: it is the gradient users hold.
-    static Array<T>& writable(Node<T>& input) {
-        if (!input.is_leaf() && input.adjoint.use_count() > 1) {
-            input.adjoint = make_pooled<Value<T>>(static_cast<const Array<T>&>(*input.adjoint));
-        }
-        return *input.adjoint;
     }
 
     Node<T>& node_;

@@ -3,6 +3,8 @@
 #include "tapegrad/errors.hpp"
 
 #include <fmt/format.h>
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xreducer.hpp>
 
 #include <algorithm>
 
@@ -51,18 +53,44 @@ std::vector<std::size_t> normalize_axes(const char* op, const std::vector<int>& 
     return result;
 }
 
+template <class T>
+Array<T> sum_over(const Array<T>& x, const std::vector<std::size_t>& axes, bool keepdims) {
+    ArrayShape kept = x.shape();
+    for (std::size_t axis : axes) kept[axis] = 1;
+    Array<T> total;
+    if (x.size() == 0) {
+        total = xt::zeros<T>(kept);
+    } else {
+        total = xt::sum(x, axes, xt::evaluation_strategy::immediate);
+        total.reshape(kept);
+    }
+    if (!keepdims) {
+        ArrayShape dropped;
+        for (std::size_t k = 0; k < kept.size(); ++k) {
+            if (!std::binary_search(axes.begin(), axes.end(), k)) dropped.push_back(kept[k]);
+        }
+        total.reshape(dropped);
+    }
+    return total;
+}
+
 template <class T> Array<T> reduce_to_shape(const Array<T>& gradient, const ArrayShape& shape) {
     const std::size_t extra = gradient.dimension() - shape.size();
     std::vector<std::size_t> axes;
     for (std::size_t k = 0; k < gradient.dimension(); ++k) {
         if (k < extra || (shape[k - extra] == 1 && gradient.shape()[k] != 1)) axes.push_back(k);
     }
-    Array<T> reduced = xt::sum(gradient, axes, xt::evaluation_strategy::immediate);
+    Array<T> reduced = sum_over(gradient, axes, false);
     reduced.reshape(shape);
     return reduced;
 }
-template Array<float> reduce_to_shape(const Array<float>&, const ArrayShape&);
-template Array<double> reduce_to_shape(const Array<double>&, const ArrayShape&);
+
+#define TAPEGRAD_INSTANTIATE(T)                                                                    \
+    template Array<T> sum_over(const Array<T>&, const std::vector<std::size_t>&, bool);            \
+    template Array<T> reduce_to_shape(const Array<T>&, const ArrayShape&);
+TAPEGRAD_INSTANTIATE(float)
+TAPEGRAD_INSTANTIATE(double)
+#undef TAPEGRAD_INSTANTIATE
 
 AxisView view_around_axis(const ArrayShape& shape, std::size_t axis) {
     AxisView view;

@@ -24,6 +24,11 @@ std::size_t normalize_axis(const char* op, int axis, std::size_t rank);
 std::vector<std::size_t> normalize_axes(const char* op, const std::vector<int>& axes,
                                         std::size_t rank);
 
+/// The sum of `x` over the sorted distinct `axes`, keeping them as size 1 if `keepdims`.
+/// A tensor with a zero extent sums to zeros (xtensor's reducer would read its null data).
+template <class T>
+Array<T> sum_over(const Array<T>& x, const std::vector<std::size_t>& axes, bool keepdims);
+
 /// Sums `gradient` (shape broadcast from `shape`) back down to `shape`.
 template <class T> Array<T> reduce_to_shape(const Array<T>& gradient, const ArrayShape& shape);
 

@@ -41,13 +41,14 @@ template <class T> void load_parameters(Module<T>& module, const std::string& pa
         }
     }
     if (entries.size() != parameters.size()) {
-        for (const auto& [name, array] : entries) {
+        for (const auto& entry : entries) {
+            const std::string& name = entry.first;
             const bool known = std::any_of(parameters.begin(), parameters.end(),
                                            [&](const auto& p) { return p.name == name; });
             if (!known) {
                 throw FormatError(fmt::format(
                     "load_parameters: {}: entry '{}' of shape {} is not a parameter of the model",
-                    path, name, format_shape(array.shape)));
+                    path, name, format_shape(entry.second.shape)));
             }
         }
     }

@@ -14,9 +14,9 @@ using namespace detail; // the vocabulary of ops/record.hpp: record, saved, Inpu
 namespace {
 
 template <class T> void require_batch_of_rows(const char* op, const Tensor<T>& x) {
-    if (x.rank() != 2 || x.shape()[0] == 0) {
+    if (x.rank() != 2 || x.shape()[0] == 0 || x.shape()[1] == 0) {
         throw ShapeError(
-            fmt::format("{}: expected a batch of rows (S, C) with S >= 1, got shape {}", op,
+            fmt::format("{}: expected a batch of rows (S, C) with S, C >= 1, got shape {}", op,
                         format_shape(value(x).shape())));
     }
 }
@@ -27,6 +27,12 @@ template <class T> void require_same_shape(const char* op, const Tensor<T>& a, c
                                      format_shape(value(a).shape()),
                                      format_shape(value(b).shape())));
     }
+}
+
+std::vector<std::size_t> all_axes(std::size_t rank) {
+    std::vector<std::size_t> axes(rank);
+    for (std::size_t k = 0; k < rank; ++k) axes[k] = k;
+    return axes;
 }
 
 /// One label per row, each a class index in [0, C).
@@ -146,8 +152,10 @@ template <class T> Tensor<T> mse_loss(const Tensor<T>& p, const Tensor<T>& t) {
     require_same_shape("mse_loss", p, t);
     auto difference = detail::make_pooled<const Array<T>>(value(p) - value(t));
     const auto n = static_cast<T>(difference->size());
-    Tensor<T> loss =
-        result<T>(xt::sum(*difference * *difference, xt::evaluation_strategy::immediate) / n);
+    // An empty pair gives 0 / 0 = NaN, as the mean of nothing.
+    Tensor<T> loss = result<T>(
+        sum_over(Array<T>(*difference * *difference), all_axes(difference->dimension()), false) /
+        n);
     if (recording(p, t))
         record("mse_loss", loss, {p, t}, [difference, n](const Array<T>& dL, InputGrads<T>& d) {
             const T scale = T(2) * dL() / n;

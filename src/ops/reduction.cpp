@@ -35,9 +35,7 @@ template <class T> Tensor<T> sum(const Tensor<T>& x, const Axes& axes, bool keep
     const Array<T>& X = value(x);
     const std::vector<std::size_t> reduced = detail::normalize_axes("sum", axes, X.dimension());
     const ArrayShape kept_shape = keepdims_shape(X.shape(), reduced);
-    Array<T> Y = xt::sum(X, reduced, xt::evaluation_strategy::immediate);
-    if (keepdims) Y.reshape(kept_shape);
-    Tensor<T> y = result<T>(std::move(Y));
+    Tensor<T> y = result<T>(sum_over(X, reduced, keepdims));
     if (recording(x))
         record("sum", y, {x},
                [kept_shape, x_shape = X.shape()](const Array<T>& dy, InputGrads<T>& d) {

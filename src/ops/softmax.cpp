@@ -41,7 +41,7 @@ template Array<double> log_softmax_along(const Array<double>&, std::size_t);
 
 /// sum of `a` along `axis`, kept as a size-1 axis so that it broadcasts back.
 template <class T, class E> Array<T> sum_keepdims(const E& a, std::size_t axis) {
-    return xt::sum(a, {axis}, xt::keep_dims | xt::evaluation_strategy::immediate);
+    return sum_over(Array<T>(a), {axis}, true);
 }
 
 } // namespace detail

@@ -105,7 +105,8 @@ TEST(Errors, LinearWithoutBiasAndLossesOnNonBatches) {
         message_of<ShapeError>([] {
             cross_entropy(D::ones({0, 3}), D::ones({0, 3}));
         }),
-        HasSubstr("cross_entropy: expected a batch of rows (S, C) with S >= 1, got shape (0, 3)"));
+        HasSubstr(
+            "cross_entropy: expected a batch of rows (S, C) with S, C >= 1, got shape (0, 3)"));
     EXPECT_THAT(message_of<ShapeError>([] {
                     nll_loss(D::ones({2, 3, 1}), Labels{0, 1});
                 }),

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace tapegrad {
 namespace {
 
@@ -158,6 +160,36 @@ TEST(Graph, LinearUnderNoGradRecordsNothingEvenWithABias) {
     NoGrad no_grad;
     EXPECT_FALSE(linear(x, w, b).requires_grad());
     EXPECT_FALSE(linear(x, D::ones({4, 3}), b).requires_grad());
+}
+
+TEST(Graph, AFailedBackwardLeavesNoPartialAdjointsBehind) {
+    // The anomaly check throws half-way through the sweep; a retained graph must then
+    // backpropagate exactly as if the failed attempt had not happened, and the caller's
+    // seed must stay as it was.
+    D x({2}, {4.0, 0.0}, true);
+    D s = sqrt(x * 1.0);
+    const D seed({2}, {1.0, 0.0});
+    {
+        DetectAnomaly detect;
+        EXPECT_THROW(s.backward(seed, true), NonFiniteError); // d sqrt/dx is inf at 0
+    }
+    x.zero_grad();
+    s.backward(seed, true);
+    EXPECT_EQ(x.grad().data()[0], 0.25); // 1 / (2 sqrt(4)), once
+    EXPECT_EQ(seed.to_vector(), (std::vector<double>{1.0, 0.0}));
+}
+
+TEST(Graph, TensorsWithAZeroExtentReduceToZeros) {
+    D empty = D::zeros({0, 3}, true);
+    EXPECT_EQ(sum(empty, {0}).to_vector(), (std::vector<double>{0.0, 0.0, 0.0}));
+    EXPECT_EQ(sum(empty).item(), 0.0);
+    EXPECT_EQ(sum(empty, {1}, true).shape(), (Shape{0, 1}));
+    EXPECT_TRUE(std::isnan(mean(empty).item())); // the mean of nothing
+    // Backward through a broadcast and a softmax of an empty batch.
+    D row = D::ones({3}, true);
+    sum(softmax(empty + row)).backward();
+    EXPECT_EQ(row.grad().to_vector(), (std::vector<double>{0.0, 0.0, 0.0}));
+    EXPECT_EQ(empty.grad().shape(), (Shape{0, 3}));
 }
 
 TEST(Graph, NodesDieWithTheirGraph) {
