@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -148,6 +149,8 @@ TEST_F(Training, ThousandStepsKeepMemoryFlatAndLeaveNoGraphBehind) {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
     GTEST_SKIP() << "RSS is not meaningful under a sanitizer's allocator (nodes were checked)";
 #endif
+    std::printf("RSS after step 100: %.2f MiB, after step 1000: %.2f MiB\n",
+                double(resident_at_100) / (1 << 20), double(resident_at_1000) / (1 << 20));
     EXPECT_LE(double(resident_at_1000), 1.02 * double(resident_at_100))
         << "RSS " << resident_at_100 << " bytes after step 100, " << resident_at_1000
         << " after step 1000";
