@@ -23,7 +23,8 @@ template <class T> struct Value : Array<T> {
     explicit Value(Array<T>&& array) : Array<T>(std::move(array)) {}
     explicit Value(const Array<T>& array) : Array<T>(array) {}
     /// Evaluates an expression straight into the value, with no temporary array.
-    template <class E> explicit Value(const xt::xexpression<E>& expression) : Array<T>(expression) {}
+    template <class E>
+    explicit Value(const xt::xexpression<E>& expression) : Array<T>(expression) {}
     using Array<T>::operator=;
 };
 
