@@ -140,26 +140,20 @@ TEST(ParseIdx, PrefixesAndMutationsNeverCrash) {
     }
 }
 
-TEST_F(IdxFiles, RawRoundTripRank3AndRank1) {
+TEST_F(IdxFiles, RoundTripRank3AndRank1RawAndGzipped) {
     const Bytes images = counting(3 * 4 * 5);
     const Bytes labels = {9, 0, 4};
-    const IdxArray read_images = read_idx(write("images", idx_bytes({3, 4, 5}, images)));
-    const IdxArray read_labels = read_idx(write("labels", idx_bytes({3}, labels)));
-    EXPECT_EQ(read_images.shape, (std::vector<std::size_t>{3, 4, 5}));
-    EXPECT_EQ(read_images.values, images);
-    EXPECT_EQ(read_labels.shape, (std::vector<std::size_t>{3}));
-    EXPECT_EQ(read_labels.values, labels);
-}
-
-TEST_F(IdxFiles, GzipRoundTripRank3AndRank1) {
-    const Bytes images = counting(3 * 4 * 5);
-    const Bytes labels = {9, 0, 4};
-    const IdxArray read_images = read_idx(write_gzip("images.gz", idx_bytes({3, 4, 5}, images)));
-    const IdxArray read_labels = read_idx(write_gzip("labels.gz", idx_bytes({3}, labels)));
-    EXPECT_EQ(read_images.shape, (std::vector<std::size_t>{3, 4, 5}));
-    EXPECT_EQ(read_images.values, images);
-    EXPECT_EQ(read_labels.shape, (std::vector<std::size_t>{3}));
-    EXPECT_EQ(read_labels.values, labels);
+    for (const bool gzipped : {false, true}) {
+        const auto write_file = [&](const std::string& name, const Bytes& bytes) {
+            return gzipped ? write_gzip(name + ".gz", bytes) : write(name, bytes);
+        };
+        const IdxArray read_images = read_idx(write_file("images", idx_bytes({3, 4, 5}, images)));
+        const IdxArray read_labels = read_idx(write_file("labels", idx_bytes({3}, labels)));
+        EXPECT_EQ(read_images.shape, (std::vector<std::size_t>{3, 4, 5})) << "gzipped " << gzipped;
+        EXPECT_EQ(read_images.values, images) << "gzipped " << gzipped;
+        EXPECT_EQ(read_labels.shape, (std::vector<std::size_t>{3})) << "gzipped " << gzipped;
+        EXPECT_EQ(read_labels.values, labels) << "gzipped " << gzipped;
+    }
 }
 
 TEST_F(IdxFiles, GzipOutputLargerThanOneChunk) {

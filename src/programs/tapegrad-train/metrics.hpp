@@ -1,6 +1,7 @@
 #pragma once
-// What one epoch of training measured.
+// What one epoch of training measured, and the CSV file that records it.
 
+#include <string>
 #include <vector>
 
 namespace tapegrad::train {
@@ -15,12 +16,6 @@ struct EpochMetrics {
 };
 
 using History = std::vector<EpochMetrics>;
-
-} // namespace tapegrad::train
-
-#include <string>
-
-namespace tapegrad::train {
 
 /// Writes `history` as CSV, one row per epoch; throws FormatError if the file cannot be written.
 void write_metrics_csv(const std::string& path, const History& history);
