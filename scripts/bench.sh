@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 
-bash scripts/install-deps.sh libtorch-dev python3
+bash scripts/install-deps.sh --for bench
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BENCH_LIBTORCH=ON
 cmake --build build/release -j"$(nproc)" --target bench_tapegrad bench_libtorch tapegrad-train libtorch_train
 

@@ -17,7 +17,7 @@ if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
   exit 2
 fi
 
-bash scripts/install-deps.sh clang libclang-rt-14-dev
+bash scripts/install-deps.sh
 
 # Portable code (TAPEGRAD_NATIVE=OFF) so that every machine fuzzes the same SIMD kernels, and
 # xtensor's own bounds and shape checks on (TAPEGRAD_XTENSOR_ASSERT). Without AVX-512DQ,

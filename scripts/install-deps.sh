@@ -1,29 +1,72 @@
 #!/usr/bin/env bash
-# Installs the Debian packages tapegrad needs to build, test and train, plus any named as
-# arguments (scripts/bench.sh adds libtorch-dev). Idempotent: packages already present are
-# left alone, and apt is only called when one is missing.
+# Installs the Debian packages tapegrad needs; it needs root or sudo. Idempotent: apt is only
+# called when a package is missing.
+#
+#   bash scripts/install-deps.sh                  build, tests, fuzzers and programs
+#   bash scripts/install-deps.sh --for train      only what building and running tapegrad-train needs
+#   bash scripts/install-deps.sh --for bench      everything, plus LibTorch for the comparisons
+#   bash scripts/install-deps.sh --table          prints the table below (scripts/check-deps.sh reads it)
+#
+# Extra arguments are installed as well.
 set -euo pipefail
 
-packages=(
-  cmake g++ make pkg-config
-  libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
-  libfmt-dev libgtest-dev googletest libbenchmark-dev zlib1g-dev
-  dataset-fashion-mnist
-  "$@"
-)
+# One package a line: its group, then what it gives the build: CMake packages (find_package),
+# imported targets and programs (find_program). scripts/check-deps.sh fails when a CMake file
+# uses a name that no line here provides.
+table='
+cmake                   build  cmake ctest
+g++                     build  g++
+make                    build  make
+pkg-config              build  pkg-config
+libxtensor-dev          build  xtensor xtensor::use_xsimd xtensor::optimize
+libxsimd-dev            build  xsimd
+libopenblas-dev         build  BLAS BLAS::BLAS
+libfmt-dev              build  fmt fmt::fmt
+zlib1g-dev              build  ZLIB ZLIB::ZLIB
+dataset-fashion-mnist   train
+libgtest-dev            test   GTest GTest::gtest GTest::gtest_main
+libgmock-dev            test   GTest::gmock GTest::gmock_main
+libbenchmark-dev        test   benchmark benchmark::benchmark
+clang                   test   clang++
+libclang-rt-14-dev      test
+libtorch-dev            bench  Torch
+python3                 bench  python3
+'
+
+groups=(build train test)
+extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --table) printf '%s\n' "$table" | sed '/^$/d'; exit 0 ;;
+    --for)
+      case "${2:-}" in
+        train) groups=(build train) ;;
+        all) groups=(build train test) ;;
+        bench) groups=(build train test bench) ;;
+        *) echo "install-deps.sh: --for takes train, all or bench" >&2; exit 2 ;;
+      esac
+      shift 2 ;;
+    *) extra+=("$1"); shift ;;
+  esac
+done
+
+packages=()
+while read -r package group _; do
+  [ -n "$package" ] || continue
+  for wanted in "${groups[@]}"; do
+    if [ "$group" = "$wanted" ]; then packages+=("$package"); fi
+  done
+done <<<"$table"
+packages+=(${extra[@]+"${extra[@]}"})
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
+[ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
-
 echo "Installing: ${missing[*]}"
 "${sudo_cmd[@]}" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
