@@ -18,6 +18,18 @@ private:
     bool previous_;
 };
 
+/// Turns recording back on for its scope inside a NoGrad one, like torch.enable_grad().
+class EnableGrad {
+public:
+    EnableGrad();
+    ~EnableGrad();
+    EnableGrad(const EnableGrad&) = delete;
+    EnableGrad& operator=(const EnableGrad&) = delete;
+
+private:
+    bool previous_;
+};
+
 /// Whether anomaly detection is on for this thread (see DetectAnomaly).
 bool anomaly_detection_enabled();
 

@@ -39,6 +39,8 @@ struct GradcheckOptions {
 struct GradcheckResult {
     bool passed = true;
     std::size_t elements_checked = 0;
+    /// How many elements lie outside the tolerance.
+    std::size_t elements_failed = 0;
     double max_abs_error = 0;
     /// max |analytic - numeric| / |numeric| over elements with numeric != 0.
     double max_rel_error = 0;
@@ -68,6 +70,15 @@ GradcheckResult gradcheck(const GradcheckFunction<double>& f,
 GradcheckResult gradcheck(const GradcheckFunction<float>& f,
                           const std::vector<Tensor<float>>& inputs,
                           const GradcheckOptions& options = GradcheckOptions::for_float());
+
+/// Checks f's second derivatives, as PyTorch's gradgradcheck: the first-order gradient
+/// g(x, R) = d<R, f(x)>/dx, computed by a backward that creates a graph, is itself checked
+/// with gradcheck against finite differences, with respect to each input that requires a
+/// gradient and to R (a random output gradient, which the report counts as the last input).
+/// This differentiates every op's backward once more.
+GradcheckResult gradgradcheck(const GradcheckFunction<double>& f,
+                              const std::vector<Tensor<double>>& inputs,
+                              const GradcheckOptions& options = {});
 
 } // namespace tapegrad
 

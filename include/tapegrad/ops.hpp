@@ -7,6 +7,7 @@
 #include "tapegrad/tensor.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace tapegrad {
@@ -15,9 +16,14 @@ template <class U> struct Identity { using type = U; };
 /// A scalar operand takes the tensor's element type: `x * 2.0` stays float for a float x.
 template <class T> using Scalar = typename Identity<T>::type;
 
-/// Class indices, one per row, for the label forms of the losses.
-using Labels = std::vector<std::int64_t>;
-using Axes = std::vector<int>;
+/// Integer positions with a shape: argmax's result, gather's index.
+struct Indices {
+    Shape shape;
+    std::vector<std::int64_t> values; // row-major
+};
+
+/// Row-major positions of elements of a tensor, shared by an op and its backward.
+using FlatPositions = std::shared_ptr<const std::vector<std::size_t>>;
 
 // Arithmetic (src/ops/arithmetic.cpp)
 template <class T> Tensor<T> operator+(const Tensor<T>& a, const Tensor<T>& b);
@@ -35,6 +41,28 @@ template <class T> Tensor<T> operator/(const Tensor<T>& x, Scalar<T> s);
 template <class T> Tensor<T> operator/(Scalar<T> s, const Tensor<T>& x);
 /// x^p elementwise.
 template <class T> Tensor<T> pow(const Tensor<T>& x, Scalar<T> p);
+/// The larger (smaller) of a and b elementwise; at a tie the gradient goes to a.
+template <class T> Tensor<T> maximum(const Tensor<T>& a, const Tensor<T>& b);
+template <class T> Tensor<T> minimum(const Tensor<T>& a, const Tensor<T>& b);
+/// x limited to [low, high]; the gradient is 0 where it was limited.
+template <class T> Tensor<T> clamp(const Tensor<T>& x, Scalar<T> low, Scalar<T> high);
+
+// Masks and selection (src/ops/arithmetic.cpp). A comparison gives a mask: a tensor of 1
+// where it holds and 0 elsewhere, without gradient; where() selects by a mask.
+template <class T> Tensor<T> operator>(const Tensor<T>& a, const Tensor<T>& b);
+template <class T> Tensor<T> operator<(const Tensor<T>& a, const Tensor<T>& b);
+template <class T> Tensor<T> operator>=(const Tensor<T>& a, const Tensor<T>& b);
+template <class T> Tensor<T> operator<=(const Tensor<T>& a, const Tensor<T>& b);
+template <class T> Tensor<T> operator==(const Tensor<T>& a, const Tensor<T>& b);
+template <class T> Tensor<T> operator!=(const Tensor<T>& a, const Tensor<T>& b);
+template <class T> Tensor<T> operator>(const Tensor<T>& x, Scalar<T> s);
+template <class T> Tensor<T> operator<(const Tensor<T>& x, Scalar<T> s);
+template <class T> Tensor<T> operator>=(const Tensor<T>& x, Scalar<T> s);
+template <class T> Tensor<T> operator<=(const Tensor<T>& x, Scalar<T> s);
+/// a where mask is non-zero, b elsewhere (all three broadcast together).
+template <class T> Tensor<T> where(const Tensor<T>& mask, const Tensor<T>& a, const Tensor<T>& b);
+template <class T> Tensor<T> where(const Tensor<T>& mask, const Tensor<T>& a, Scalar<T> b);
+template <class T> Tensor<T> where(const Tensor<T>& mask, Scalar<T> a, const Tensor<T>& b);
 
 // Elementwise functions (src/ops/elementwise.cpp). At the kink x = 0 the gradient is 0 for
 // relu and abs (sign(0) = 0), the slope for leaky_relu and alpha for elu.
@@ -47,28 +75,82 @@ template <class T> Tensor<T> exp(const Tensor<T>& x);
 template <class T> Tensor<T> log(const Tensor<T>& x);
 template <class T> Tensor<T> sqrt(const Tensor<T>& x);
 template <class T> Tensor<T> abs(const Tensor<T>& x);
+/// -1, 0 or 1 elementwise; no gradient flows through it.
+template <class T> Tensor<T> sign(const Tensor<T>& x);
 
-// Shapes and matrices (src/ops/matrix.cpp)
+// Matrices (src/ops/matrix.cpp)
 /// (M, K) x (K, N) -> (M, N), or batched (B, M, K) x (B, K, N) -> (B, M, N).
 template <class T> Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b);
-/// Reverses the axes (NumPy's .T); a matrix is transposed.
-template <class T> Tensor<T> transpose(const Tensor<T>& x);
-/// Permutes the axes: result axis i is input axis `permutation[i]`.
-template <class T>
-Tensor<T> transpose(const Tensor<T>& x, const std::vector<std::size_t>& permutation);
-template <class T> Tensor<T> reshape(const Tensor<T>& x, const Shape& shape);
+/// The last two axes swapped: a matrix transposed, each of a batch of matrices transposed.
+template <class T> Tensor<T> matrix_transpose(const Tensor<T>& x);
 /// Y = X W^T + b: X (S, M), W (N, M), b (N) -> Y (S, N).
 template <class T> Tensor<T> linear(const Tensor<T>& X, const Tensor<T>& W, const Tensor<T>& b);
 /// Y = X W^T.
 template <class T> Tensor<T> linear(const Tensor<T>& X, const Tensor<T>& W);
 
+// Shapes (src/ops/shaping.cpp)
+/// Reverses the axes (NumPy's .T); a matrix is transposed.
+template <class T> Tensor<T> transpose(const Tensor<T>& x);
+/// Permutes the axes: result axis i is input axis `permutation[i]`.
+template <class T>
+Tensor<T> transpose(const Tensor<T>& x, const std::vector<std::size_t>& permutation);
+/// x's elements with another shape of the same size; one extent may be -1 (inferred).
+template <class T>
+Tensor<T> reshape(const Tensor<T>& x, const detail::IntegerList<std::int64_t>& shape);
+/// Axes first..last (inclusive) merged into one; flatten(x) keeps the batch axis 0.
+template <class T> Tensor<T> flatten(const Tensor<T>& x, int first = 1, int last = -1);
+/// Without the size-1 `axis`; squeeze(x) drops every size-1 axis.
+template <class T> Tensor<T> squeeze(const Tensor<T>& x, int axis);
+template <class T> Tensor<T> squeeze(const Tensor<T>& x);
+/// With a size-1 axis inserted at `axis` (in [-rank-1, rank]).
+template <class T> Tensor<T> unsqueeze(const Tensor<T>& x, int axis);
+/// x broadcast to `shape` (NumPy's broadcast_to); the gradient sums the broadcast axes.
+template <class T> Tensor<T> expand(const Tensor<T>& x, const Shape& shape);
+/// The sum of x over the axes that broadcasting `shape` to x's shape added: expand's adjoint.
+template <class T> Tensor<T> sum_to_shape(const Tensor<T>& x, const Shape& shape);
+
+// Indexing and joining (src/ops/indexing.cpp)
+/// `length` entries of `axis` from `start` (PyTorch's narrow); slice() is the same.
+template <class T>
+Tensor<T> narrow(const Tensor<T>& x, int axis, std::size_t start, std::size_t length);
+/// Entries [start, stop) of `axis`, every `step`-th.
+template <class T>
+Tensor<T> slice(const Tensor<T>& x, int axis, std::size_t start, std::size_t stop,
+                std::size_t step = 1);
+/// Entry `index` of `axis`, the axis removed.
+template <class T> Tensor<T> select(const Tensor<T>& x, int axis, std::size_t index);
+/// The entries `indices` (repeats allowed) of `axis`, in that order.
+template <class T> Tensor<T> index_select(const Tensor<T>& x, int axis, const Labels& indices);
+/// y[..., j, ...] = x[..., index[..., j, ...], ...] along `axis` (PyTorch's gather): index has
+/// x's rank and, off `axis`, extents no larger than x's.
+template <class T> Tensor<T> gather(const Tensor<T>& x, int axis, const Indices& index);
+/// The tensors joined along an existing axis; their other extents must agree.
+template <class T> Tensor<T> cat(const std::vector<Tensor<T>>& tensors, int axis = 0);
+/// The tensors (all of one shape) joined along a new axis.
+template <class T> Tensor<T> stack(const std::vector<Tensor<T>>& tensors, int axis = 0);
+/// x cut along `axis` into pieces of the given extents (which must add up to x's).
+template <class T>
+std::vector<Tensor<T>> split(const Tensor<T>& x, const Shape& sizes, int axis = 0);
+/// y of `shape` with y.flat[j] = x.flat[positions[j]]; its adjoint is scatter_flat.
+template <class T>
+Tensor<T> gather_flat(const Tensor<T>& x, FlatPositions positions, const Shape& shape);
+/// y of `shape`, zero but for y.flat[positions[j]] += x.flat[j]; its adjoint is gather_flat.
+template <class T>
+Tensor<T> scatter_flat(const Tensor<T>& x, FlatPositions positions, const Shape& shape);
+
 // Reductions (src/ops/reduction.cpp)
 template <class T> Tensor<T> sum(const Tensor<T>& x);
 template <class T> Tensor<T> sum(const Tensor<T>& x, const Axes& axes, bool keepdims = false);
+/// sum(x, axes, true): the reduced axes stay as size-1 axes, so the result broadcasts back.
+template <class T> Tensor<T> sum_keepdims(const Tensor<T>& x, const Axes& axes);
 template <class T> Tensor<T> mean(const Tensor<T>& x);
 template <class T> Tensor<T> mean(const Tensor<T>& x, const Axes& axes, bool keepdims = false);
-/// The maximum along `axis`; the gradient goes to the first maximal element.
+/// The maximum (minimum) along `axis`; the gradient goes to the first such element.
 template <class T> Tensor<T> max(const Tensor<T>& x, int axis, bool keepdims = false);
+template <class T> Tensor<T> min(const Tensor<T>& x, int axis, bool keepdims = false);
+/// The position of the first maximum (minimum) along `axis`, the axis removed; no gradient.
+template <class T> Indices argmax(const Tensor<T>& x, int axis);
+template <class T> Indices argmin(const Tensor<T>& x, int axis);
 
 // Softmax family and losses (src/ops/softmax.cpp, src/ops/loss.cpp). The losses return a
 // rank-0 tensor; all but mse_loss take a batch of rows (S, C) and average over the S rows.

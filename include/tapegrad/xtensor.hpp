@@ -7,7 +7,9 @@
 
 #include <xtensor/xarray.hpp>
 
+#include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <utility>
 
 namespace tapegrad {
@@ -18,7 +20,9 @@ using Array = xt::xarray<T, xt::layout_type::row_major, detail::PooledAllocator<
 
 namespace detail {
 
-/// A tensor's array. A distinct type so that tensor.hpp can name it without xtensor.
+/// A tensor's array and its version: the number of writes since it was made, which a
+/// backward compares with the version a recorded op saved. A distinct type so that
+/// tensor.hpp can name it without xtensor.
 template <class T> struct Value : Array<T> {
     explicit Value(Array<T>&& array) : Array<T>(std::move(array)) {}
     explicit Value(const Array<T>& array) : Array<T>(array) {}
@@ -26,6 +30,8 @@ template <class T> struct Value : Array<T> {
     template <class E>
     explicit Value(const xt::xexpression<E>& expression) : Array<T>(expression) {}
     using Array<T>::operator=;
+
+    std::uint64_t version = 0;
 };
 
 /// std::make_shared with the block cache.
@@ -36,17 +42,23 @@ template <class T, class... Args> std::shared_ptr<T> make_pooled(Args&&... args)
 } // namespace detail
 
 /// A tensor that takes over `array`.
-template <class T> Tensor<T> from_xtensor(Array<T> array, bool requires_grad = false) {
+template <class T> Tensor<T> from_xtensor(Array<T>&& array, bool requires_grad = false) {
     Tensor<T> tensor(detail::make_pooled<detail::Value<T>>(std::move(array)));
     if (requires_grad) tensor.set_requires_grad();
     return tensor;
 }
 
-/// A tensor holding a copy of any xtensor expression of element type T (an xt::xarray, a
-/// view, ...): from_xtensor<float>(xt::ones<float>({2, 3})).
-template <class T, class E>
-Tensor<T> from_xtensor(const xt::xexpression<E>& expression, bool requires_grad = false) {
-    return from_xtensor(Array<T>(expression), requires_grad);
+/// A tensor holding a copy of any xtensor expression (an xt::xarray<double>, a view, ...),
+/// its element type that of the expression unless given: from_xtensor(xt::xarray<double>{1,
+/// 2}), from_xtensor<float>(xt::ones<double>({2, 3})).
+template <class T = void, class E>
+auto from_xtensor(const xt::xexpression<E>& expression, bool requires_grad = false) {
+    using Element = std::conditional_t<std::is_void_v<T>, typename E::value_type, T>;
+    static_assert(std::is_same_v<Element, float> || std::is_same_v<Element, double>,
+                  "tapegrad tensors hold float or double");
+    Tensor<Element> tensor(detail::make_pooled<detail::Value<Element>>(expression));
+    if (requires_grad) tensor.set_requires_grad();
+    return tensor;
 }
 
 /// The tensor's array, without a copy.

@@ -32,45 +32,53 @@ template <class T> std::string non_finite_name(T v) {
 
 template <class T> std::string describe_op(const Node<T>& node) {
     // Nodes recorded before anomaly detection was turned on did not keep their input shapes.
-    const std::string inputs = node.input_shapes.empty() ? "recorded without anomaly detection"
-                                                         : "inputs " + node.input_shapes;
+    const NodeExtras<T>* extras = node.extras_if_any();
+    const std::string inputs = extras && !extras->input_shapes.empty()
+                                   ? "inputs " + extras->input_shapes
+                                   : "recorded without anomaly detection";
     return fmt::format("'{}' (op #{} on this thread's tape, {})", node.op, node.sequence, inputs);
 }
 
 } // namespace
 
-template <class T> std::string describe_shapes(const std::vector<const Array<T>*>& values) {
+template <class T>
+void check_recorded(Node<T>& node, const std::vector<const Array<T>*>& inputs,
+                    OutputList<T> outputs) {
     std::vector<std::string> shapes;
-    for (const Array<T>* v : values) shapes.push_back(format_shape(v->shape()));
-    return fmt::format("{}", fmt::join(shapes, " and "));
-}
-
-template <class T> void check_output(const Node<T>& node, const Array<T>& value) {
-    const std::size_t at = first_non_finite(value);
-    if (at == value.size()) return;
-    throw NonFiniteError(fmt::format("anomaly: {} produced {} in its output of shape {} at {}",
-                                     describe_op(node), non_finite_name(value.data()[at]),
-                                     format_shape(value.shape()), format_index(at, value.shape())));
+    for (const Array<T>* v : inputs) shapes.push_back(format_shape(v->shape()));
+    node.extras().input_shapes = fmt::format("{}", fmt::join(shapes, " and "));
+    for (std::size_t k = 0; k < outputs.size(); ++k) {
+        const Array<T>& value = *outputs[k].value_ptr();
+        const std::size_t at = first_non_finite(value);
+        if (at == value.size()) continue;
+        throw NonFiniteError(fmt::format(
+            "anomaly: {} produced {} in its output{} of shape {} at {}", describe_op(node),
+            non_finite_name(value.data()[at]), outputs.size() > 1 ? fmt::format(" {}", k) : "",
+            format_shape(value.shape()), format_index(at, value.shape())));
+    }
 }
 
 template <class T> void check_input_gradients(const Node<T>& node) {
-    for (std::size_t i = 0; i < node.input_count; ++i) {
-        const Node<T>* input = node.inputs[i].get();
-        if (!input || !input->adjoint) continue;
-        const Array<T>& gradient = *input->adjoint;
-        const std::size_t at = first_non_finite(gradient);
-        if (at == gradient.size()) continue;
-        throw NonFiniteError(fmt::format("anomaly: the backward of {} produced {} in the gradient "
-                                         "of its input {} ('{}' of shape {}) at {}",
-                                         describe_op(node), non_finite_name(gradient.data()[at]), i,
-                                         input->op, format_shape(input->shape),
-                                         format_index(at, input->shape)));
+    for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+        Node<T>* input = node.inputs[i].get();
+        if (!input) continue;
+        for (std::size_t k = 0; k < input->output_count(); ++k) {
+            const Adjoint<T>& adjoint = input->output_adjoint(k);
+            if (!adjoint) continue;
+            const Array<T>& gradient = *adjoint.value;
+            const std::size_t at = first_non_finite(gradient);
+            if (at == gradient.size()) continue;
+            throw NonFiniteError(fmt::format(
+                "anomaly: the backward of {} produced {} in the gradient of its input {} ('{}' of "
+                "shape {}) at {}",
+                describe_op(node), non_finite_name(gradient.data()[at]), i, input->op,
+                format_shape(input->output_shape(k)), format_index(at, input->output_shape(k))));
+        }
     }
 }
 
 #define TAPEGRAD_INSTANTIATE(T)                                                                    \
-    template std::string describe_shapes(const std::vector<const Array<T>*>&);                     \
-    template void check_output(const Node<T>&, const Array<T>&);                                   \
+    template void check_recorded(Node<T>&, const std::vector<const Array<T>*>&, OutputList<T>);    \
     template void check_input_gradients(const Node<T>&);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)

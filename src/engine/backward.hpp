@@ -1,13 +1,33 @@
 #pragma once
 
-#include "engine/node.hpp"
+#include "tapegrad/function.hpp"
+
+#include <vector>
 
 namespace tapegrad::detail {
 
-/// Adds `seed` into root's adjoint and propagates adjoints to every leaf root depends on.
-/// Interior adjoints are dropped as soon as they are used; saved values too unless
-/// `retain_graph`. The seed is only read (an interior root borrows it without a copy).
+/// Where a sweep starts: a node and the gradient seeded into its output.
+template <class T> struct Root {
+    Node<T>* node;
+    Adjoint<T> seed;
+};
+
+struct SweepSettings {
+    bool retain_graph; // keep the closures (and what they saved) for another backward
+    bool create_graph; // run closures in recorded tensor ops
+    bool accumulate;   // add gradients into the tensors that keep them (backward, not grad)
+};
+
+/// Propagates the seeds' gradients from the roots to everything they depend on and returns
+/// the complete gradient of each of `targets` (empty where none reached it); with targets,
+/// only closures on a path to one of them run.
 template <class T>
-void run_backward(Node<T>& root, const std::shared_ptr<Value<T>>& seed, bool retain_graph);
+std::vector<Adjoint<T>> run_backward(const std::vector<Root<T>>& roots,
+                                     const SweepSettings& settings,
+                                     const std::vector<Node<T>*>& targets);
+
+/// `value` itself when nothing else holds it, else a copy: for gradients handed to users.
+template <class T>
+std::shared_ptr<Value<T>> exclusive_value(const std::shared_ptr<Value<T>>& value);
 
 } // namespace tapegrad::detail

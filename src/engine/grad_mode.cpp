@@ -19,6 +19,14 @@ NoGrad::~NoGrad() {
     recording_enabled = previous_;
 }
 
+EnableGrad::EnableGrad() : previous_(recording_enabled) {
+    recording_enabled = true;
+}
+
+EnableGrad::~EnableGrad() {
+    recording_enabled = previous_;
+}
+
 bool anomaly_detection_enabled() {
     return detecting_anomalies;
 }

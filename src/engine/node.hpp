@@ -3,7 +3,7 @@
 // closure, or a leaf that accumulates a parameter's gradient. docs/design.md describes the
 // graph, the sweep and who owns what.
 
-#include "engine/shape.hpp"
+#include "tapegrad/detail/shape.hpp"
 #include "tapegrad/errors.hpp"
 #include "tapegrad/xtensor.hpp"
 

@@ -1,4 +1,4 @@
-#include "engine/shape.hpp"
+#include "tapegrad/detail/shape.hpp"
 
 #include "tapegrad/errors.hpp"
 
@@ -16,6 +16,7 @@ template <class S> std::string format_shape(const S& shape) {
 }
 template std::string format_shape(const ArrayShape&);
 template std::string format_shape(const Shape&);
+template std::string format_shape(const std::vector<std::size_t>&);
 
 ArrayShape broadcast_shapes(const char* op, const ArrayShape& a, const ArrayShape& b) {
     const std::size_t rank = std::max(a.size(), b.size());
@@ -33,6 +34,15 @@ ArrayShape broadcast_shapes(const char* op, const ArrayShape& a, const ArrayShap
     return out;
 }
 
+bool broadcasts_to(const ArrayShape& from, const ArrayShape& to) {
+    if (from.size() > to.size()) return false;
+    const std::size_t extra = to.size() - from.size();
+    for (std::size_t k = 0; k < from.size(); ++k) {
+        if (from[k] != to[k + extra] && from[k] != 1) return false;
+    }
+    return true;
+}
+
 std::size_t normalize_axis(const char* op, int axis, std::size_t rank) {
     const auto signed_rank = static_cast<long>(rank);
     if (axis < -signed_rank || axis >= signed_rank) {
@@ -42,8 +52,7 @@ std::size_t normalize_axis(const char* op, int axis, std::size_t rank) {
     return static_cast<std::size_t>(axis < 0 ? axis + signed_rank : axis);
 }
 
-std::vector<std::size_t> normalize_axes(const char* op, const std::vector<int>& axes,
-                                        std::size_t rank) {
+std::vector<std::size_t> normalize_axes(const char* op, const Axes& axes, std::size_t rank) {
     std::vector<std::size_t> result;
     for (int axis : axes) result.push_back(normalize_axis(op, axis, rank));
     std::sort(result.begin(), result.end());
@@ -53,16 +62,59 @@ std::vector<std::size_t> normalize_axes(const char* op, const std::vector<int>& 
     return result;
 }
 
+// Consecutive axes that are all summed or all kept merge into one block; the loop then
+// runs over the outer blocks, and the innermost block is either added as a contiguous row
+// into the total (kept) or summed into one element (summed): both vectorise.
 template <class T>
 Array<T> sum_over(const Array<T>& x, const std::vector<std::size_t>& axes, bool keepdims) {
     ArrayShape kept = x.shape();
     for (std::size_t axis : axes) kept[axis] = 1;
-    Array<T> total;
-    if (x.size() == 0) {
-        total = xt::zeros<T>(kept);
-    } else {
-        total = xt::sum(x, axes, xt::evaluation_strategy::immediate);
-        total.reshape(kept);
+    Array<T> total = xt::zeros<T>(kept);
+    struct Block {
+        std::size_t extent;
+        bool summed;
+    };
+    std::vector<Block> blocks;
+    for (std::size_t k = 0; k < x.dimension(); ++k) {
+        const std::size_t extent = x.shape()[k];
+        const bool summed = std::binary_search(axes.begin(), axes.end(), k);
+        if (extent == 1) continue;
+        if (!blocks.empty() && blocks.back().summed == summed)
+            blocks.back().extent *= extent;
+        else
+            blocks.push_back({extent, summed});
+    }
+    if (x.size() == 1) total.data()[0] = x.data()[0];
+    if (x.size() > 1) {
+        const std::size_t n = blocks.back().extent, m = blocks.size();
+        const bool inner_summed = blocks.back().summed;
+        std::vector<std::size_t> out_stride(m, 0), count(m, 0);
+        std::size_t stride = inner_summed ? 1 : n;
+        for (std::size_t b = m - 1; b-- > 0;) {
+            if (blocks[b].summed) continue;
+            out_stride[b] = stride;
+            stride *= blocks[b].extent;
+        }
+        const T* in = x.data();
+        T* out = total.data();
+        std::size_t at = 0;
+        for (std::size_t row = 0; row < x.size() / n; ++row) {
+            const T* values = in + row * n;
+            if (inner_summed) {
+                T sum = 0;
+                for (std::size_t i = 0; i < n; ++i) sum += values[i];
+                out[at] += sum;
+            } else {
+                T* target = out + at;
+                for (std::size_t i = 0; i < n; ++i) target[i] += values[i];
+            }
+            for (std::size_t b = m - 1; b-- > 0;) { // the next outer multi-index
+                at += out_stride[b];
+                if (++count[b] < blocks[b].extent) break;
+                at -= out_stride[b] * blocks[b].extent;
+                count[b] = 0;
+            }
+        }
     }
     if (!keepdims) {
         ArrayShape dropped;

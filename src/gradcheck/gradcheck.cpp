@@ -1,15 +1,17 @@
 #include "tapegrad/gradcheck.hpp"
 
-#include "engine/shape.hpp"
-
+#include "tapegrad/detail/shape.hpp"
 #include "tapegrad/errors.hpp"
+#include "tapegrad/grad.hpp"
 #include "tapegrad/grad_mode.hpp"
+#include "tapegrad/ops.hpp"
 #include "tapegrad/xtensor.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <random>
 
 namespace tapegrad {
@@ -32,12 +34,15 @@ template <class T> double project(const Tensor<T>& y, const Tensor<T>& r) {
     return total;
 }
 
-template <class T> Tensor<T> random_like(const Tensor<T>& y, unsigned seed) {
+template <class T>
+Tensor<T> random_like(const Shape& shape, unsigned seed, bool requires_grad = false) {
     std::mt19937 generator(seed);
     std::normal_distribution<double> normal;
-    std::vector<T> values(y.size());
+    std::size_t count = 1;
+    for (std::size_t extent : shape) count *= extent;
+    std::vector<T> values(count);
     for (T& v : values) v = static_cast<T>(normal(generator));
-    return Tensor<T>(y.shape(), std::move(values));
+    return Tensor<T>(shape, std::move(values), requires_grad);
 }
 
 /// The flat indices of `size` elements to check: all, or a sorted random sample.
@@ -55,14 +60,16 @@ std::vector<std::size_t> elements_to_check(std::size_t size, const GradcheckOpti
     return indices;
 }
 
+/// `differentiable_evaluations`: whether f must record while it is evaluated for finite
+/// differences (gradgradcheck's f runs a backward itself).
 template <class T>
 GradcheckResult check(const GradcheckFunction<T>& f, const std::vector<Tensor<T>>& inputs,
-                      const GradcheckOptions& options) {
+                      const GradcheckOptions& options, bool differentiable_evaluations) {
     // Fresh leaves with copies of the values, so the caller's gradients stay as they were.
     std::vector<Tensor<T>> leaves;
     bool any_requires_grad = false;
     for (const Tensor<T>& input : inputs) {
-        leaves.push_back(from_xtensor(as_xtensor(input), input.requires_grad()));
+        leaves.push_back(from_xtensor(Array<T>(as_xtensor(input)), input.requires_grad()));
         any_requires_grad = any_requires_grad || input.requires_grad();
     }
     if (!any_requires_grad) throw GraphError("gradcheck: none of the inputs requires a gradient");
@@ -74,16 +81,17 @@ GradcheckResult check(const GradcheckFunction<T>& f, const std::vector<Tensor<T>
             "not depend on any input that requires a gradient, or it was computed under NoGrad",
             detail::format_shape(y.shape())));
     }
-    const Tensor<T> projection = random_like(y, options.seed);
+    const Tensor<T> projection = random_like<T>(y.shape(), options.seed);
     y.backward(projection);
 
     GradcheckResult result;
     result.options = options;
     double worst_excess = -1; // |error| / allowed error of the worst element so far
-    NoGrad no_grad;
+    std::optional<NoGrad> no_grad;
+    if (!differentiable_evaluations) no_grad.emplace();
     for (std::size_t n = 0; n < leaves.size(); ++n) {
         if (!leaves[n].requires_grad()) continue;
-        T* x = leaves[n].data();
+        T* x = leaves[n].mutable_data();
         const Tensor<T> analytic = leaves[n].grad();
         for (std::size_t i : elements_to_check(leaves[n].size(), options, n)) {
             // The step actually taken: x +- eps rounded to T.
@@ -104,7 +112,10 @@ GradcheckResult check(const GradcheckFunction<T>& f, const std::vector<Tensor<T>
             const double relative = error / std::abs(numeric);
             if (numeric != 0 && !(relative <= result.max_rel_error))
                 result.max_rel_error = relative;
-            if (!(error <= allowed)) result.passed = false; // NaN fails too
+            if (!(error <= allowed)) { // NaN fails too
+                result.passed = false;
+                ++result.elements_failed;
+            }
             const double excess = std::isnan(error) ? INFINITY : error / allowed;
             if (excess > worst_excess) {
                 worst_excess = excess;
@@ -119,12 +130,15 @@ GradcheckResult check(const GradcheckFunction<T>& f, const std::vector<Tensor<T>
 } // namespace
 
 std::string GradcheckResult::report() const {
+    const std::string verdict =
+        passed ? "passed"
+               : fmt::format("FAILED ({} of them outside the tolerance)", elements_failed);
     return fmt::format("gradcheck {}: {} elements, max abs error {:.3e}, max rel error {:.3e} "
                        "(eps {:g}, atol {:g}, rtol {:g})\n"
                        "  worst: input {} at ({}): analytic {:.10g}, numeric {:.10g}",
-                       passed ? "passed" : "FAILED", elements_checked, max_abs_error, max_rel_error,
-                       options.eps, options.atol, options.rtol, worst.input,
-                       fmt::join(worst.index, ", "), worst.analytic, worst.numeric);
+                       verdict, elements_checked, max_abs_error, max_rel_error, options.eps,
+                       options.atol, options.rtol, worst.input, fmt::join(worst.index, ", "),
+                       worst.analytic, worst.numeric);
 }
 
 std::ostream& operator<<(std::ostream& out, const GradcheckResult& result) {
@@ -134,13 +148,47 @@ std::ostream& operator<<(std::ostream& out, const GradcheckResult& result) {
 GradcheckResult gradcheck(const GradcheckFunction<double>& f,
                           const std::vector<Tensor<double>>& inputs,
                           const GradcheckOptions& options) {
-    return check(f, inputs, options);
+    return check(f, inputs, options, false);
 }
 
 GradcheckResult gradcheck(const GradcheckFunction<float>& f,
                           const std::vector<Tensor<float>>& inputs,
                           const GradcheckOptions& options) {
-    return check(f, inputs, options);
+    return check(f, inputs, options, false);
+}
+
+GradcheckResult gradgradcheck(const GradcheckFunction<double>& f,
+                              const std::vector<Tensor<double>>& inputs,
+                              const GradcheckOptions& options) {
+    using D = Tensor<double>;
+    std::vector<std::size_t> differentiated;
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+        if (inputs[i].requires_grad()) differentiated.push_back(i);
+    if (differentiated.empty())
+        throw GraphError("gradgradcheck: none of the inputs requires a gradient");
+    const Shape output_shape = [&] {
+        NoGrad shape_only;
+        return f(inputs).shape();
+    }();
+
+    // g(x, R) = d<R, f(x)>/dx as one vector, recorded so that it can be differentiated.
+    const GradcheckFunction<double> first_order = [&](const std::vector<D>& x_and_r) {
+        const std::vector<D> x(x_and_r.begin(), x_and_r.end() - 1);
+        const D y = f(x);
+        std::vector<D> wrt;
+        for (std::size_t i : differentiated) wrt.push_back(x[i]);
+        GradOptions create;
+        create.create_graph = true;
+        create.allow_unused = true;
+        std::vector<D> pieces;
+        for (const D& g : grad(std::vector<D>{y}, wrt, {x_and_r.back()}, create))
+            pieces.push_back(reshape(g, {-1}));
+        return cat(pieces);
+    };
+    std::vector<D> x_and_r = inputs;
+    x_and_r.push_back(random_like<double>(output_shape, options.seed + 1, true));
+    EnableGrad recording;
+    return check(first_order, x_and_r, options, true);
 }
 
 } // namespace tapegrad

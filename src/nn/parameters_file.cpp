@@ -1,6 +1,6 @@
 #include "tapegrad/nn/parameters_file.hpp"
 
-#include "engine/shape.hpp"
+#include "tapegrad/detail/shape.hpp"
 #include "tapegrad/errors.hpp"
 #include "tapegrad/io/npz.hpp"
 
@@ -54,7 +54,7 @@ template <class T> void load_parameters(Module<T>& module, const std::string& pa
     }
     for (auto& [name, tensor] : parameters) {
         const std::vector<float>& values = entries.at(name).values;
-        std::transform(values.begin(), values.end(), tensor->data(),
+        std::transform(values.begin(), values.end(), tensor->mutable_data(),
                        [](float v) { return static_cast<T>(v); });
     }
 }

@@ -1,18 +1,13 @@
 // Reductions. The gradient of a sum is the output gradient broadcast back over the summed
-// axes; of a max, the output gradient at the arg-max.
+// axes; of a max (min), the output gradient put back at the first maximal (minimal) element.
 
-#include "ops/record.hpp"
-#include "tapegrad/ops.hpp"
-
-#include <fmt/format.h>
-#include <xtensor/xbroadcast.hpp>
-#include <xtensor/xreducer.hpp>
+#include "tapegrad/function.hpp"
 
 #include <numeric>
 
 namespace tapegrad {
 
-using namespace detail; // the vocabulary of ops/record.hpp: record, saved, InputGrads, ...
+using namespace detail; // the vocabulary of closures on arrays: reshape, expand, scatter_flat
 
 namespace {
 
@@ -23,36 +18,78 @@ std::vector<int> all_axes(std::size_t rank) {
 }
 
 /// `shape` with the reduced `axes` kept as size 1.
-ArrayShape keepdims_shape(ArrayShape shape, const std::vector<std::size_t>& axes) {
+Shape keepdims_shape(Shape shape, const std::vector<std::size_t>& axes) {
     for (std::size_t axis : axes) shape[axis] = 1;
     return shape;
 }
 
+/// For each line along `axis`, the position of its first element that `better` prefers to
+/// all others, and the shape of the result (axis removed, or kept as 1).
+template <class T, class Better>
+std::pair<FlatPositions, Shape> extreme_positions(const char* op, const Tensor<T>& x, int axis,
+                                                  bool keepdims, Better better) {
+    const Array<T>& X = as_xtensor(x);
+    const std::size_t k = normalize_axis(op, axis, X.dimension());
+    if (X.shape()[k] == 0) {
+        throw ValueError(
+            fmt::format("{}: axis {} of shape {} is empty", op, axis, format_shape(X.shape())));
+    }
+    const AxisView view = view_around_axis(X.shape(), k);
+    auto positions = std::make_shared<std::vector<std::size_t>>(view.outer * view.inner);
+    for (std::size_t o = 0; o < view.outer; ++o) {
+        for (std::size_t i = 0; i < view.inner; ++i) {
+            const std::size_t first = o * view.extent * view.inner + i;
+            std::size_t best = first;
+            for (std::size_t e = 1; e < view.extent; ++e) {
+                const std::size_t at = first + e * view.inner;
+                if (better(X.data()[at], X.data()[best])) best = at;
+            }
+            (*positions)[o * view.inner + i] = best;
+        }
+    }
+    Shape shape = keepdims_shape(x.shape(), {k});
+    if (!keepdims) shape.erase(shape.begin() + std::ptrdiff_t(k));
+    return {positions, shape};
+}
+
+template <class T, class Better>
+Indices extreme_indices(const char* op, const Tensor<T>& x, int axis, Better better) {
+    const auto [positions, shape] = extreme_positions(op, x, axis, false, better);
+    const AxisView view =
+        view_around_axis(as_xtensor(x).shape(), normalize_axis(op, axis, x.rank()));
+    Indices indices{shape, {}};
+    for (std::size_t p : *positions)
+        indices.values.push_back(std::int64_t(p / view.inner % view.extent));
+    return indices;
+}
+
 } // namespace
+
+template <class T> Array<T> detail::sum_keepdims_of(const Array<T>& x, const Axes& axes) {
+    return sum_over(x, normalize_axes("sum_keepdims", axes, x.dimension()), true);
+}
 
 // y = sum of x over axes      dx = dy broadcast back over those axes
 template <class T> Tensor<T> sum(const Tensor<T>& x, const Axes& axes, bool keepdims) {
-    const Array<T>& X = value(x);
-    const std::vector<std::size_t> reduced = detail::normalize_axes("sum", axes, X.dimension());
-    const ArrayShape kept_shape = keepdims_shape(X.shape(), reduced);
-    Tensor<T> y = result<T>(sum_over(X, reduced, keepdims));
-    if (recording(x))
-        record("sum", y, {x},
-               [kept_shape, x_shape = X.shape()](const Array<T>& dy, InputGrads<T>& d) {
-                   d.add(0, xt::broadcast(xt::reshape_view(dy, kept_shape), x_shape));
-               });
-    return y;
+    const Array<T>& X = as_xtensor(x);
+    const std::vector<std::size_t> reduced = normalize_axes("sum", axes, X.dimension());
+    return record("sum", {x}, from_xtensor(sum_over(X, reduced, keepdims)),
+                  [kept = keepdims_shape(x.shape(), reduced), x_shape = x.shape()](
+                      auto& d, const auto& dY) { d.add(0, expand(reshape(dY, kept), x_shape)); });
 }
 
 template <class T> Tensor<T> sum(const Tensor<T>& x) {
     return sum(x, all_axes(x.rank()));
 }
 
+template <class T> Tensor<T> sum_keepdims(const Tensor<T>& x, const Axes& axes) {
+    return sum(x, axes, true);
+}
+
 // y = sum / (number of elements summed)
 template <class T> Tensor<T> mean(const Tensor<T>& x, const Axes& axes, bool keepdims) {
     std::size_t count = 1;
-    for (std::size_t axis : detail::normalize_axes("mean", axes, x.rank()))
-        count *= value(x).shape()[axis];
+    for (std::size_t axis : normalize_axes("mean", axes, x.rank())) count *= x.shape()[axis];
     return sum(x, axes, keepdims) * (T(1) / static_cast<T>(count));
 }
 
@@ -60,50 +97,44 @@ template <class T> Tensor<T> mean(const Tensor<T>& x) {
     return mean(x, all_axes(x.rank()));
 }
 
-// y = max of x along axis      dx = dy at the (first) arg-max, 0 elsewhere
+// y = x at the first maximum along axis      dx = dy put back there, 0 elsewhere
 template <class T> Tensor<T> max(const Tensor<T>& x, int axis, bool keepdims) {
-    const Array<T>& X = value(x);
-    const std::size_t k = detail::normalize_axis("max", axis, X.dimension());
-    if (X.shape()[k] == 0) {
-        throw ValueError(fmt::format("max: axis {} of shape {} is empty", axis,
-                                     detail::format_shape(X.shape())));
-    }
-    const detail::AxisView view = detail::view_around_axis(X.shape(), k);
-    ArrayShape y_shape = keepdims_shape(X.shape(), {k});
-    if (!keepdims) y_shape.erase(y_shape.begin() + static_cast<std::ptrdiff_t>(k));
-    Array<T> Y = detail::empty_array<T>(y_shape);
-    std::vector<std::size_t> argmax(Y.size()); // flat index into x of each output's maximum
-    for (std::size_t o = 0; o < view.outer; ++o) {
-        for (std::size_t i = 0; i < view.inner; ++i) {
-            const std::size_t first = o * view.extent * view.inner + i;
-            std::size_t best = first;
-            for (std::size_t e = 1; e < view.extent; ++e) {
-                const std::size_t at = first + e * view.inner;
-                if (X.data()[at] > X.data()[best]) best = at;
-            }
-            argmax[o * view.inner + i] = best;
-            Y.data()[o * view.inner + i] = X.data()[best];
-        }
-    }
-    Tensor<T> y = result<T>(std::move(Y));
-    if (recording(x))
-        record("max", y, {x},
-               [argmax = std::move(argmax), x_shape = X.shape()](const Array<T>& dy,
-                                                                 InputGrads<T>& d) {
-                   Array<T> dx = xt::zeros<T>(x_shape);
-                   for (std::size_t j = 0; j < argmax.size(); ++j)
-                       dx.data()[argmax[j]] += dy.data()[j];
-                   d.add(0, std::move(dx));
-               });
-    return y;
+    const auto [positions, shape] =
+        extreme_positions("max", x, axis, keepdims, [](T a, T b) { return a > b; });
+    return record("max", {x}, from_xtensor(detail::gather_flat(as_xtensor(x), positions, shape)),
+                  [positions = positions, x_shape = x.shape()](auto& d, const auto& dY) {
+                      d.add(0, scatter_flat(dY, positions, x_shape));
+                  });
+}
+
+template <class T> Tensor<T> min(const Tensor<T>& x, int axis, bool keepdims) {
+    const auto [positions, shape] =
+        extreme_positions("min", x, axis, keepdims, [](T a, T b) { return a < b; });
+    return record("min", {x}, from_xtensor(detail::gather_flat(as_xtensor(x), positions, shape)),
+                  [positions = positions, x_shape = x.shape()](auto& d, const auto& dY) {
+                      d.add(0, scatter_flat(dY, positions, x_shape));
+                  });
+}
+
+template <class T> Indices argmax(const Tensor<T>& x, int axis) {
+    return extreme_indices("argmax", x, axis, [](T a, T b) { return a > b; });
+}
+
+template <class T> Indices argmin(const Tensor<T>& x, int axis) {
+    return extreme_indices("argmin", x, axis, [](T a, T b) { return a < b; });
 }
 
 #define TAPEGRAD_INSTANTIATE(T)                                                                    \
+    template Array<T> detail::sum_keepdims_of(const Array<T>&, const Axes&);                       \
     template Tensor<T> sum(const Tensor<T>&);                                                      \
     template Tensor<T> sum(const Tensor<T>&, const Axes&, bool);                                   \
+    template Tensor<T> sum_keepdims(const Tensor<T>&, const Axes&);                                \
     template Tensor<T> mean(const Tensor<T>&);                                                     \
     template Tensor<T> mean(const Tensor<T>&, const Axes&, bool);                                  \
-    template Tensor<T> max(const Tensor<T>&, int, bool);
+    template Tensor<T> max(const Tensor<T>&, int, bool);                                           \
+    template Tensor<T> min(const Tensor<T>&, int, bool);                                           \
+    template Indices argmax(const Tensor<T>&, int);                                                \
+    template Indices argmin(const Tensor<T>&, int);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)
 

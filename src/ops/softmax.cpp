@@ -1,9 +1,6 @@
-// softmax and log_softmax along an axis (seed 1e).
+// softmax and log_softmax along an axis (docs/ops.md, the softmax layer).
 
-#include "ops/softmax.hpp"
-
-#include "ops/record.hpp"
-#include "tapegrad/ops.hpp"
+#include "tapegrad/function.hpp"
 
 #include <xtensor/xmath.hpp>
 
@@ -12,14 +9,15 @@
 
 namespace tapegrad {
 
-using namespace detail; // the vocabulary of ops/record.hpp: record, saved, InputGrads, ...
+using namespace detail; // the vocabulary of closures on arrays: sum_keepdims
 
 namespace detail {
 
 // log softmax(x)_c = x_c - m - log(sum_k e^(x_k - m)), m = max_k x_k, along each line of
 // `axis`. The arithmetic is in T; the sum of e^(x_k - m) >= 1, so its log is finite.
-template <class T> Array<T> log_softmax_along(const Array<T>& X, std::size_t axis) {
-    const AxisView v = view_around_axis(X.shape(), axis);
+template <class T> Array<T> log_softmax(const Array<T>& X, int axis) {
+    const AxisView v =
+        view_around_axis(X.shape(), normalize_axis("log_softmax", axis, X.dimension()));
     Array<T> Y = empty_array<T>(X.shape());
     if (v.extent == 0) return Y;
     for (std::size_t o = 0; o < v.outer; ++o) {
@@ -36,39 +34,32 @@ template <class T> Array<T> log_softmax_along(const Array<T>& X, std::size_t axi
     }
     return Y;
 }
-template Array<float> log_softmax_along(const Array<float>&, std::size_t);
-template Array<double> log_softmax_along(const Array<double>&, std::size_t);
 
-/// sum of `a` along `axis`, kept as a size-1 axis so that it broadcasts back.
-template <class T, class E> Array<T> sum_keepdims(const E& a, std::size_t axis) {
-    return sum_over(Array<T>(a), {axis}, true);
+template <class T> Array<T> softmax(const Array<T>& X, int axis) {
+    return xt::exp(log_softmax(X, axis));
 }
 
 } // namespace detail
 
 // Y = softmax(X)      dX = Y (.) (dY - sum_axis(dY (.) Y))
 template <class T> Tensor<T> softmax(const Tensor<T>& x, int axis) {
-    const std::size_t k = detail::normalize_axis("softmax", axis, x.rank());
-    Tensor<T> y = result<T>(xt::exp(detail::log_softmax_along(value(x), k)));
-    if (recording(x))
-        record("softmax", y, {x}, [Y = saved(y), k](const Array<T>& dY, InputGrads<T>& d) {
-            d.add(0, *Y * (dY - detail::sum_keepdims<T>(dY * *Y, k)));
-        });
-    return y;
+    const Tensor<T> y = from_xtensor(detail::softmax(as_xtensor(x), axis));
+    return record("softmax", {x}, y, saving(y), [axis](auto& d, const auto& dY, const auto& Y) {
+        d.add(0, Y * (dY - sum_keepdims(dY * Y, {axis})));
+    });
 }
 
 // Y = log softmax(X)  dX = dY - softmax(X) (.) sum_axis(dY)
 template <class T> Tensor<T> log_softmax(const Tensor<T>& x, int axis) {
-    const std::size_t k = detail::normalize_axis("log_softmax", axis, x.rank());
-    Tensor<T> y = result<T>(detail::log_softmax_along(value(x), k));
-    if (recording(x))
-        record("log_softmax", y, {x}, [Y = saved(y), k](const Array<T>& dY, InputGrads<T>& d) {
-            d.add(0, dY - xt::exp(*Y) * detail::sum_keepdims<T>(dY, k));
-        });
-    return y;
+    const Tensor<T> y = from_xtensor(detail::log_softmax(as_xtensor(x), axis));
+    return record("log_softmax", {x}, y, saving(y), [axis](auto& d, const auto& dY, const auto& Y) {
+        d.add(0, dY - exp(Y) * sum_keepdims(dY, {axis}));
+    });
 }
 
 #define TAPEGRAD_INSTANTIATE(T)                                                                    \
+    template Array<T> detail::log_softmax(const Array<T>&, int);                                   \
+    template Array<T> detail::softmax(const Array<T>&, int);                                       \
     template Tensor<T> softmax(const Tensor<T>&, int);                                             \
     template Tensor<T> log_softmax(const Tensor<T>&, int);
 TAPEGRAD_INSTANTIATE(float)

@@ -33,7 +33,7 @@ std::vector<std::vector<double>> gradients_for(unsigned seed) {
         NoGrad no_grad;
         for (D& t : p) { // a plain SGD step so that later steps differ
             const std::vector<double> g = t.grad().to_vector();
-            for (std::size_t i = 0; i < g.size(); ++i) t.data()[i] -= 0.1 * g[i];
+            for (std::size_t i = 0; i < g.size(); ++i) t.mutable_data()[i] -= 0.1 * g[i];
         }
     }
     return all;

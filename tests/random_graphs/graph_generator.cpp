@@ -4,8 +4,8 @@
 
 #include "graph_generator.hpp"
 
-#include "engine/shape.hpp"
 #include "random_tensors.hpp"
+#include "tapegrad/detail/shape.hpp"
 #include "tapegrad/grad_mode.hpp"
 
 #include <algorithm>

@@ -24,7 +24,7 @@ protected:
         for (std::size_t k = 0; k < parameters_.size(); ++k) {
             Tensor<T>& parameter = parameters_[k];
             if (parameter.has_grad())
-                update(k, parameter.data(), parameter.grad().data(), parameter.size());
+                update(k, parameter.mutable_data(), parameter.grad().data(), parameter.size());
         }
     }
 

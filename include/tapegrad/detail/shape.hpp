@@ -17,12 +17,15 @@ template <class S> std::string format_shape(const S& shape);
 /// The NumPy broadcast of two shapes; throws ShapeError naming `op` and both shapes.
 ArrayShape broadcast_shapes(const char* op, const ArrayShape& a, const ArrayShape& b);
 
+/// Whether `to` is a broadcast of `from` (NumPy's rules): what a gradient of an op's output
+/// must be for an input of shape `from`.
+bool broadcasts_to(const ArrayShape& from, const ArrayShape& to);
+
 /// `axis` in [-rank, rank) made non-negative; throws IndexError naming `op`.
 std::size_t normalize_axis(const char* op, int axis, std::size_t rank);
 
 /// Sorted distinct non-negative axes; throws IndexError on a bad or repeated axis.
-std::vector<std::size_t> normalize_axes(const char* op, const std::vector<int>& axes,
-                                        std::size_t rank);
+std::vector<std::size_t> normalize_axes(const char* op, const Axes& axes, std::size_t rank);
 
 /// The sum of `x` over the sorted distinct `axes`, keeping them as size 1 if `keepdims`.
 /// A tensor with a zero extent sums to zeros (xtensor's reducer would read its null data).

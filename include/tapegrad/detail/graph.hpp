@@ -1,0 +1,211 @@
+#pragma once
+// The recorded graph: nodes, their inputs and adjoints, and what a tensor keeps of its own
+// gradient. docs/design.md describes the graph, the sweep and who owns what. Ops are written
+// with tapegrad/function.hpp, which builds on this header.
+
+#include "tapegrad/detail/ref.hpp"
+#include "tapegrad/detail/shape.hpp"
+#include "tapegrad/tensor.hpp"
+#include "tapegrad/xtensor.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tapegrad {
+
+template <class T, class G> class Gradients;
+/// What a backward closure written on arrays writes to (the fast first-order path).
+template <class T> using ArrayGradients = Gradients<T, Array<T>>;
+/// What a backward closure written in tensor ops writes to; its ops are recorded when the
+/// backward creates a graph.
+template <class T> using TensorGradients = Gradients<T, Tensor<T>>;
+
+namespace detail {
+
+template <class T> using NodePtr = Ref<Node<T>>;
+
+/// The gradient of the loss with respect to one output of a node, built up during a sweep.
+template <class T> struct Adjoint {
+    std::shared_ptr<Value<T>> value;
+    NodePtr<T> history; // how `value` was computed, in sweeps that create a graph
+
+    explicit operator bool() const { return value != nullptr; }
+    void reset() {
+        value.reset();
+        history.reset();
+    }
+    Tensor<T> tensor() const { return Tensor<T>(value, history); }
+};
+
+/// Hooks registered on a tensor; shared with the handles that can remove them.
+template <class T> struct Hooks {
+    std::uint64_t next_id = 0;
+    std::vector<std::pair<std::uint64_t, std::function<Tensor<T>(const Tensor<T>&)>>> on_gradient;
+    std::vector<std::pair<std::uint64_t, std::function<void(Tensor<T>&)>>> after_accumulation;
+};
+
+/// What few nodes need, kept out of the common node to keep it small.
+template <class T> struct NodeExtras {
+    std::shared_ptr<Hooks<T>> hooks;
+    /// Where backward keeps this node's gradient for users (a leaf, a retain_grad() tensor);
+    /// set and cleared by the TensorMeta itself.
+    TensorMeta<T>* meta = nullptr;
+    /// An op with several outputs: each output's shape and adjoint.
+    std::vector<ArrayShape> output_shapes;
+    std::vector<Adjoint<T>> output_adjoints;
+    /// "(3, 4) and (4,)": the inputs' shapes, for messages in anomaly mode.
+    std::string input_shapes;
+};
+
+/// The nodes of an op's tensor inputs, in argument order; null where an input needs no
+/// gradient. Up to three live inside the node.
+template <class T> class InputList {
+public:
+    void resize(std::size_t count) {
+        if (count > local_size) spilled_ = std::make_unique<NodePtr<T>[]>(count - local_size);
+        size_ = count;
+    }
+    std::size_t size() const { return size_; }
+    NodePtr<T>& operator[](std::size_t i) {
+        return i < local_size ? local_[i] : spilled_[i - local_size];
+    }
+    const NodePtr<T>& operator[](std::size_t i) const {
+        return i < local_size ? local_[i] : spilled_[i - local_size];
+    }
+
+private:
+    static constexpr std::size_t local_size = 3;
+    NodePtr<T> local_[local_size];
+    std::unique_ptr<NodePtr<T>[]> spilled_;
+    std::size_t size_ = 0;
+};
+
+/// A recorded op's output, a leaf, or the selector of one output of an op with several.
+template <class T> class Node : public RefCounted {
+public:
+    Node(const char* op_name, ArrayShape value_shape);
+    ~Node() override;
+
+    /// The inputs' gradients from this node's adjoint, on arrays (first order).
+    virtual void backward(ArrayGradients<T>& gradients) = 0;
+    /// The same in tensor ops, recorded when the sweep creates a graph.
+    virtual void backward(TensorGradients<T>& gradients) = 0;
+    /// Drops what backward needs (saved values); a later backward through it throws.
+    virtual void release() {}
+    virtual bool released() const { return false; }
+    bool is_leaf() const { return leaf_; }
+
+    std::size_t output_count() const {
+        return extras_ ? std::max<std::size_t>(extras_->output_shapes.size(), 1) : 1;
+    }
+    const ArrayShape& output_shape(std::size_t k) const {
+        return k == 0 && (!extras_ || extras_->output_shapes.empty()) ? shape
+                                                                      : extras_->output_shapes[k];
+    }
+    Adjoint<T>& output_adjoint(std::size_t k) {
+        return k == 0 && (!extras_ || extras_->output_adjoints.empty())
+                   ? adjoint
+                   : extras_->output_adjoints[k];
+    }
+    bool has_adjoint() const {
+        return several_outputs() ? has_output_adjoint() : static_cast<bool>(adjoint);
+    }
+    void reset_adjoints() {
+        adjoint.reset();
+        if (several_outputs()) reset_output_adjoints();
+    }
+
+    NodeExtras<T>& extras() {
+        if (!extras_) extras_ = std::make_unique<NodeExtras<T>>();
+        return *extras_;
+    }
+    NodeExtras<T>* extras_if_any() const { return extras_.get(); }
+
+    const char* op;   // "matmul", "leaf", ...: names the node in messages
+    ArrayShape shape; // of the value this node produced (of output 0)
+    InputList<T> inputs;
+    Adjoint<T> adjoint; // dLoss/dValue: filled and dropped within one backward sweep
+
+    /// Position on this thread's tape: the n-th node recorded by the thread (1-based).
+    std::uint64_t sequence;
+
+    // Scratch state of the backward sweep (src/engine/backward.cpp).
+    std::uint64_t sweep_id = 0;
+    std::uint32_t pending_consumers = 0;
+    bool needed = true; // leads to an input that tapegrad::grad asked for
+
+protected:
+    bool leaf_ = false;
+
+private:
+    bool several_outputs() const { return extras_ && !extras_->output_adjoints.empty(); }
+    bool has_output_adjoint() const;
+    void reset_output_adjoints();
+
+    std::unique_ptr<NodeExtras<T>> extras_;
+};
+
+/// Allocates a node of type N from the block cache; destroy() gives the block back.
+template <class N> class Pooled final : public N {
+public:
+    using N::N;
+    template <class... Args> static N* make(Args&&... args) {
+        void* block = pooled_allocate(sizeof(Pooled));
+        try {
+            return new (block) Pooled(std::forward<Args>(args)...);
+        } catch (...) {
+            pooled_deallocate(block, sizeof(Pooled));
+            throw;
+        }
+    }
+
+private:
+    void destroy() const noexcept override {
+        auto* self = const_cast<Pooled*>(this);
+        self->~Pooled();
+        pooled_deallocate(self, sizeof(Pooled));
+    }
+};
+
+/// A tensor made directly that requires a gradient (a parameter). Its gradient is kept by
+/// the tensor handles (TensorMeta), not here, so that a gradient whose own history reaches
+/// back to this leaf forms no cycle.
+template <class T> class LeafNode : public Node<T> {
+public:
+    explicit LeafNode(ArrayShape leaf_shape) : Node<T>("leaf", std::move(leaf_shape)) {
+        this->leaf_ = true;
+    }
+    void backward(ArrayGradients<T>&) override {}
+    void backward(TensorGradients<T>&) override {}
+};
+
+/// Output k of an op with several outputs: hands its adjoint to that op's node (input 0).
+template <class T> class OutputNode : public Node<T> {
+public:
+    OutputNode(Node<T>& op_node, std::size_t output_index);
+    void backward(ArrayGradients<T>& gradients) override;
+    void backward(TensorGradients<T>& gradients) override;
+
+    std::size_t index;
+};
+
+/// What a tensor handle keeps beyond its value and node: the gradient that backward
+/// accumulates for it (a leaf's, or a retain_grad() tensor's). Shared by the handle's
+/// copies and pointed to, without ownership, by the node (NodeExtras::meta).
+template <class T> struct TensorMeta : RefCounted {
+    explicit TensorMeta(Node<T>& owner_node);
+    ~TensorMeta() override;
+
+    Node<T>* node;
+    std::weak_ptr<Value<T>> value; // the tensor's value, for post-accumulate hooks
+    Tensor<T> grad;
+    bool has_grad = false;
+    bool retains_grad = false;
+};
+
+} // namespace detail
+} // namespace tapegrad
