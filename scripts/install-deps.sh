@@ -27,6 +27,7 @@ dataset-fashion-mnist   train
 libgtest-dev            test   GTest GTest::gtest GTest::gtest_main
 libgmock-dev            test   GTest::gmock GTest::gmock_main
 libbenchmark-dev        test   benchmark benchmark::benchmark
+graphviz                test   dot
 clang                   test   clang++
 libclang-rt-14-dev      test
 libtorch-dev            bench  Torch

@@ -47,17 +47,6 @@ namespace tapegrad {
 
 namespace detail {
 
-/// A tensor kept for backward: its value, the version the value had, and how to give it a
-/// history again in a backward that creates a graph.
-template <class T> struct Saved {
-    enum class Role : std::uint8_t { none, input, output, other };
-    std::shared_ptr<Value<T>> value;
-    std::uint64_t version = 0;
-    Role role = Role::none;
-    std::uint32_t index = 0; // input or output position
-    NodePtr<T> history;      // Role::other: the node that made it
-};
-
 /// The tensors given to saving(); null where save_if() saved nothing.
 template <class T, std::size_t N> struct SaveList { std::array<const Tensor<T>*, N> tensors; };
 
@@ -261,6 +250,12 @@ public:
         }
     }
     bool released() const override { return !closure_.has_value(); }
+    std::vector<const Saved<T>*> saved_values() const override {
+        std::vector<const Saved<T>*> values;
+        for (const Saved<T>& s : saved)
+            if (s.value) values.push_back(&s);
+        return values;
+    }
 
     std::array<Saved<T>, SavedCount> saved;
 

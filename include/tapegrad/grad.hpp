@@ -19,14 +19,22 @@ struct GradOptions {
 /// The gradients of sum_k <grad_outputs[k], outputs[k]> with respect to each input, in
 /// order. grad_outputs may be empty when every output has one element (seed 1). Inputs may
 /// be leaves or intermediate tensors; only the closures on a path to one of them run.
-template <class T>
-std::vector<Tensor<T>>
-grad(const std::vector<Tensor<T>>& outputs, const std::vector<Tensor<T>>& inputs,
-     const std::vector<Tensor<T>>& grad_outputs = {}, const GradOptions& options = {});
+/// (Overloads per element type, so that braced lists work: grad({y}, {x}).)
+std::vector<Tensor<double>> grad(const std::vector<Tensor<double>>& outputs,
+                                 const std::vector<Tensor<double>>& inputs,
+                                 const std::vector<Tensor<double>>& grad_outputs = {},
+                                 const GradOptions& options = {});
+std::vector<Tensor<float>> grad(const std::vector<Tensor<float>>& outputs,
+                                const std::vector<Tensor<float>>& inputs,
+                                const std::vector<Tensor<float>>& grad_outputs = {},
+                                const GradOptions& options = {});
 
 /// The gradients of the one-element `output` with respect to each input.
-template <class T>
-std::vector<Tensor<T>> grad(const Tensor<T>& output, const std::vector<Tensor<T>>& inputs,
-                            const GradOptions& options = {});
+std::vector<Tensor<double>> grad(const Tensor<double>& output,
+                                 const std::vector<Tensor<double>>& inputs,
+                                 const GradOptions& options = {});
+std::vector<Tensor<float>> grad(const Tensor<float>& output,
+                                const std::vector<Tensor<float>>& inputs,
+                                const GradOptions& options = {});
 
 } // namespace tapegrad

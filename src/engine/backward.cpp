@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -108,6 +110,9 @@ void mark_needed(const std::vector<Root<T>>& roots, const std::vector<Node<T>*>&
                 }
                 continue;
             }
+            // An op without inputs in this graph hands its gradient to the other element
+            // type's graph (Tensor::to): it may lead anywhere.
+            if (node->inputs.size() == 0 && !node->is_leaf()) node->needed = true;
             for (std::size_t i = 0; i < node->inputs.size(); ++i) {
                 if (node->inputs[i] && node->inputs[i]->needed) node->needed = true;
             }
@@ -215,7 +220,54 @@ void propagate(const SweepSettings& settings, const std::vector<Node<T>*>& targe
     }
 }
 
+/// The sweeps running on this thread (of either element type), innermost last, and those
+/// deferred until they have all finished.
+struct SweepsOfThisThread {
+    std::vector<SweepSettings> running;
+    std::vector<std::function<void()>> deferred;
+
+    static SweepsOfThisThread& get() {
+        thread_local SweepsOfThisThread sweeps;
+        return sweeps;
+    }
+};
+
+/// Marks a sweep as running for its lifetime; the outermost one runs the deferred sweeps
+/// when it finishes, and drops them if it failed.
+class RunningSweep {
+public:
+    explicit RunningSweep(const SweepSettings& settings) {
+        SweepsOfThisThread::get().running.push_back(settings);
+    }
+    ~RunningSweep() {
+        SweepsOfThisThread& sweeps = SweepsOfThisThread::get();
+        sweeps.running.pop_back();
+        if (sweeps.running.empty() && std::uncaught_exceptions() > 0) sweeps.deferred.clear();
+    }
+    RunningSweep(const RunningSweep&) = delete;
+    RunningSweep& operator=(const RunningSweep&) = delete;
+
+    /// Runs the deferred sweeps if this is the outermost sweep.
+    void finish() {
+        SweepsOfThisThread& sweeps = SweepsOfThisThread::get();
+        if (sweeps.running.size() != 1) return;
+        while (!sweeps.deferred.empty()) {
+            std::function<void()> next = std::move(sweeps.deferred.back());
+            sweeps.deferred.pop_back();
+            next();
+        }
+    }
+};
+
 } // namespace
+
+const SweepSettings& current_sweep() {
+    return SweepsOfThisThread::get().running.back();
+}
+
+void defer_sweep(std::function<void()> sweep) {
+    SweepsOfThisThread::get().deferred.push_back(std::move(sweep));
+}
 
 template <class T>
 std::shared_ptr<Value<T>> exclusive_value(const std::shared_ptr<Value<T>>& value) {
@@ -223,10 +275,12 @@ std::shared_ptr<Value<T>> exclusive_value(const std::shared_ptr<Value<T>>& value
     return make_pooled<Value<T>>(static_cast<const Array<T>&>(*value));
 }
 
+namespace {
+
+/// One sweep over the graph of the roots, with work lists of its own.
 template <class T>
-std::vector<Adjoint<T>> run_backward(const std::vector<Root<T>>& roots,
-                                     const SweepSettings& settings,
-                                     const std::vector<Node<T>*>& targets) {
+void sweep_graph(const std::vector<Root<T>>& roots, const SweepSettings& settings,
+                 const std::vector<Node<T>*>& targets, std::vector<Adjoint<T>>& captured) {
     ListsInUse<T> lists;
     const std::uint64_t sweep = next_sweep_id();
     const bool pruning = !targets.empty();
@@ -241,7 +295,6 @@ std::vector<Adjoint<T>> run_backward(const std::vector<Root<T>>& roots,
     else
         no_recording.emplace();
 
-    std::vector<Adjoint<T>> captured(targets.size());
     try {
         for (const Root<T>& root : roots)
             add_seed(root.node->adjoint, root.seed, settings.create_graph);
@@ -259,6 +312,18 @@ std::vector<Adjoint<T>> run_backward(const std::vector<Root<T>>& roots,
         for (Node<T>* node : lists->reached) node->reset_adjoints();
         throw;
     }
+}
+
+} // namespace
+
+template <class T>
+std::vector<Adjoint<T>> run_backward(const std::vector<Root<T>>& roots,
+                                     const SweepSettings& settings,
+                                     const std::vector<Node<T>*>& targets) {
+    RunningSweep running(settings);
+    std::vector<Adjoint<T>> captured(targets.size());
+    sweep_graph(roots, settings, targets, captured);
+    running.finish();
     return captured;
 }
 
@@ -329,10 +394,12 @@ template <class T> void Tensor<T>::backward(const Tensor& seed, bool retain_grap
     backward(seed, BackwardOptions{retain_graph, false});
 }
 
+namespace {
+
 template <class T>
 std::vector<Tensor<T>>
-grad(const std::vector<Tensor<T>>& outputs, const std::vector<Tensor<T>>& inputs,
-     const std::vector<Tensor<T>>& grad_outputs, const GradOptions& options) {
+gradients_of(const std::vector<Tensor<T>>& outputs, const std::vector<Tensor<T>>& inputs,
+             const std::vector<Tensor<T>>& grad_outputs, const GradOptions& options) {
     if (!grad_outputs.empty() && grad_outputs.size() != outputs.size()) {
         throw ValueError(fmt::format("grad: {} grad_outputs for {} outputs", grad_outputs.size(),
                                      outputs.size()));
@@ -372,22 +439,39 @@ grad(const std::vector<Tensor<T>>& outputs, const std::vector<Tensor<T>>& inputs
     return gradients;
 }
 
-template <class T>
-std::vector<Tensor<T>> grad(const Tensor<T>& output, const std::vector<Tensor<T>>& inputs,
-                            const GradOptions& options) {
-    return grad(std::vector<Tensor<T>>{output}, inputs, {}, options);
+} // namespace
+
+std::vector<Tensor<double>> grad(const std::vector<Tensor<double>>& outputs,
+                                 const std::vector<Tensor<double>>& inputs,
+                                 const std::vector<Tensor<double>>& grad_outputs,
+                                 const GradOptions& options) {
+    return gradients_of(outputs, inputs, grad_outputs, options);
+}
+
+std::vector<Tensor<float>> grad(const std::vector<Tensor<float>>& outputs,
+                                const std::vector<Tensor<float>>& inputs,
+                                const std::vector<Tensor<float>>& grad_outputs,
+                                const GradOptions& options) {
+    return gradients_of(outputs, inputs, grad_outputs, options);
+}
+
+std::vector<Tensor<double>> grad(const Tensor<double>& output,
+                                 const std::vector<Tensor<double>>& inputs,
+                                 const GradOptions& options) {
+    return gradients_of({output}, inputs, {}, options);
+}
+
+std::vector<Tensor<float>> grad(const Tensor<float>& output,
+                                const std::vector<Tensor<float>>& inputs,
+                                const GradOptions& options) {
+    return gradients_of({output}, inputs, {}, options);
 }
 
 #define TAPEGRAD_INSTANTIATE(T)                                                                    \
     template void Tensor<T>::backward(bool) const;                                                 \
     template void Tensor<T>::backward(const BackwardOptions&) const;                               \
     template void Tensor<T>::backward(const Tensor<T>&, bool) const;                               \
-    template void Tensor<T>::backward(const Tensor<T>&, const BackwardOptions&) const;             \
-    template std::vector<Tensor<T>> grad(const std::vector<Tensor<T>>&,                            \
-                                         const std::vector<Tensor<T>>&,                            \
-                                         const std::vector<Tensor<T>>&, const GradOptions&);       \
-    template std::vector<Tensor<T>> grad(const Tensor<T>&, const std::vector<Tensor<T>>&,          \
-                                         const GradOptions&);
+    template void Tensor<T>::backward(const Tensor<T>&, const BackwardOptions&) const;
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)
 

@@ -2,6 +2,7 @@
 
 #include "tapegrad/function.hpp"
 
+#include <functional>
 #include <vector>
 
 namespace tapegrad::detail {
@@ -25,6 +26,14 @@ template <class T>
 std::vector<Adjoint<T>> run_backward(const std::vector<Root<T>>& roots,
                                      const SweepSettings& settings,
                                      const std::vector<Node<T>*>& targets);
+
+/// The settings of the sweep running on this thread (the innermost one).
+const SweepSettings& current_sweep();
+
+/// Runs `sweep` once the outermost sweep running on this thread has finished: a gradient
+/// that crosses from one element type's graph to the other's (Tensor::to) continues in a
+/// sweep of that graph's own.
+void defer_sweep(std::function<void()> sweep);
 
 /// `value` itself when nothing else holds it, else a copy: for gradients handed to users.
 template <class T>

@@ -239,7 +239,10 @@ Tensor<T>& Tensor<T>::update_in_place(const char* op, const Tensor& other, Apply
                                      op, detail::format_shape(shape)));
     }
     if (recording) {
-        const Tensor result = apply(*this, other);
+        // The op sees the old value in a copy of its own, which it may save for backward.
+        const Tensor old(detail::make_pooled<Value<T>>(static_cast<const Array<T>&>(*value_)),
+                         node_);
+        const Tensor result = apply(old, other);
         xt::noalias(static_cast<Array<T>&>(*value_)) = as_xtensor(result);
         ++value_->version;
         node_ = result.node_ptr();

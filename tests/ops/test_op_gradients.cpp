@@ -85,6 +85,49 @@ template <class T> std::vector<OpCase<T>> op_cases() {
     cases.push_back({"linear twice on one input", {{5, 4}, {4, 4}, {4}}, {}, [](In x) {
                          return linear(linear(x[0], x[1], x[2]), x[1], x[2]);
                      }});
+    cases.push_back(
+        {"matrix_transpose", {{2, 3, 4}}, {}, [](In x) { return matrix_transpose(x[0]); }});
+    cases.push_back({"reshape with -1", {{2, 3, 4}}, {}, [](In x) {
+                         return reshape(x[0], {4, -1});
+                     }});
+    cases.push_back({"flatten", {{2, 3, 4}}, {}, [](In x) { return flatten(x[0]); }});
+    cases.push_back({"squeeze unsqueeze", {{3, 1, 4}}, {}, [](In x) {
+                         return unsqueeze(squeeze(x[0], 1), 0);
+                     }});
+    cases.push_back({"expand", {{3, 1}}, {}, [](In x) { return expand(x[0], {2, 3, 4}); }});
+    cases.push_back({"sum_to_shape", {{2, 3, 4}}, {}, [](In x) {
+                         return sum_to_shape(x[0], {3, 1});
+                     }});
+    // Indexing and joining.
+    cases.push_back({"narrow", {{4, 5}}, {}, [](In x) { return narrow(x[0], 1, 1, 3); }});
+    cases.push_back(
+        {"slice with a step", {{6, 2}}, {}, [](In x) { return slice(x[0], 0, 1, 6, 2); }});
+    cases.push_back({"select", {{3, 4, 2}}, {}, [](In x) { return select(x[0], -2, 2); }});
+    cases.push_back({"index_select with repeats", {{4, 3}}, {}, [](In x) {
+                         return index_select(x[0], 0, {3, 0, 3, 1});
+                     }});
+    cases.push_back({"gather", {{3, 4}}, {}, [](In x) {
+                         return gather(x[0], 1, Indices{{3, 2}, {0, 3, 1, 1, 2, 0}});
+                     }});
+    cases.push_back({"cat", {{2, 3}, {4, 3}, {1, 3}}, {}, [](In x) { return cat(x, 0); }});
+    cases.push_back({"stack", {{2, 3}, {2, 3}}, {}, [](In x) { return stack(x, 1); }});
+    cases.push_back({"split", {{5, 2}}, {}, [](In x) {
+                         const auto pieces = split(x[0], {2, 3});
+                         return sum(pieces[0] * pieces[0]) + sum(tanh(pieces[1]));
+                     }});
+    cases.push_back({"gather_flat and scatter_flat", {{2, 3}}, {}, [](In x) {
+                         const FlatPositions p = std::make_shared<const std::vector<std::size_t>>(
+                             std::vector<std::size_t>{5, 0, 0, 2});
+                         return scatter_flat(tanh(gather_flat(x[0], p, {2, 2})), p, {7});
+                     }});
+    // Selection.
+    cases.push_back({"where", {{3, 4}, {4}}, {}, [](In x) {
+                         const Tensor<T> mask({3, 1}, {1, 0, 1});
+                         return where(mask, x[0], x[1]);
+                     }});
+    cases.push_back({"maximum", {{3, 4}, {4}}, {}, [](In x) { return maximum(x[0], x[1]); }});
+    cases.push_back({"minimum", {{3, 1}, {4}}, {}, [](In x) { return minimum(x[0], x[1]); }});
+    cases.push_back({"clamp", {{3, 4}}, {apart}, [](In x) { return clamp(x[0], T(-1), T(1)); }});
     // Reductions.
     cases.push_back({"sum", {{3, 4}}, {}, [](In x) { return sum(x[0]); }});
     cases.push_back({"sum of a scalar", {{}}, {}, [](In x) { return sum(x[0]); }});
@@ -97,6 +140,10 @@ template <class T> std::vector<OpCase<T>> op_cases() {
     cases.push_back({"max axis 0", {{3, 4}}, {}, [](In x) { return max(x[0], 0); }});
     cases.push_back(
         {"max axis -1 keepdims", {{2, 3, 4}}, {}, [](In x) { return max(x[0], -1, true); }});
+    cases.push_back({"min axis 1", {{2, 3, 4}}, {}, [](In x) { return min(x[0], 1); }});
+    cases.push_back({"sum_keepdims", {{2, 3, 4}}, {}, [](In x) {
+                         return sum_keepdims(x[0], {0, 2});
+                     }});
     cases.push_back({"max axis 1", {{2, 3, 4}}, {}, [](In x) { return max(x[0], 1); }});
     // Softmax family and losses.
     cases.push_back({"softmax", {{3, 5}}, {}, [](In x) { return softmax(x[0]); }});
@@ -158,6 +205,27 @@ TEST(OpGradients, MatchFiniteDifferencesInDouble) {
             const GradcheckResult result = check_case(op, seed, GradcheckOptions{});
             EXPECT_TRUE(result.passed) << describe(op) << ", seed " << seed << "\n" << result;
             EXPECT_GT(result.elements_checked, 0u);
+        }
+    }
+}
+
+template <class T>
+GradcheckResult check_second_order(const OpCase<T>& op, unsigned seed,
+                                   const GradcheckOptions& options) {
+    std::mt19937 rng(seed);
+    std::vector<Tensor<T>> inputs;
+    for (std::size_t i = 0; i < op.input_shapes.size(); ++i) {
+        const Domain domain = i < op.domains.size() ? op.domains[i] : Domain::any;
+        inputs.push_back(testing::random_tensor<T>(op.input_shapes[i], rng, domain));
+    }
+    return gradgradcheck(op.f, inputs, options);
+}
+
+TEST(OpGradients, SecondDerivativesMatchFiniteDifferences) {
+    for (const auto& op : op_cases<double>()) {
+        for (unsigned seed : {1u, 2u}) {
+            const GradcheckResult result = check_second_order(op, seed, GradcheckOptions{});
+            EXPECT_TRUE(result.passed) << describe(op) << ", seed " << seed << "\n" << result;
         }
     }
 }

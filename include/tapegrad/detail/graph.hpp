@@ -41,6 +41,17 @@ template <class T> struct Adjoint {
     Tensor<T> tensor() const { return Tensor<T>(value, history); }
 };
 
+/// A tensor kept for backward: its value, the version the value had, and how to give it a
+/// history again in a backward that creates a graph.
+template <class T> struct Saved {
+    enum class Role : std::uint8_t { none, input, output, other };
+    std::shared_ptr<Value<T>> value;
+    std::uint64_t version = 0;
+    Role role = Role::none;
+    std::uint32_t index = 0; // input or output position
+    NodePtr<T> history;      // Role::other: the node that made it
+};
+
 /// Hooks registered on a tensor; shared with the handles that can remove them.
 template <class T> struct Hooks {
     std::uint64_t next_id = 0;
@@ -97,6 +108,8 @@ public:
     /// Drops what backward needs (saved values); a later backward through it throws.
     virtual void release() {}
     virtual bool released() const { return false; }
+    /// The values kept for backward (empty once released), for graph export.
+    virtual std::vector<const Saved<T>*> saved_values() const { return {}; }
     bool is_leaf() const { return leaf_; }
 
     std::size_t output_count() const {

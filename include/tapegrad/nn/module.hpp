@@ -109,6 +109,15 @@ private:
     std::vector<std::unique_ptr<Module<T>>> modules_;
 };
 
+/// The model's parameters paired with their names, for labelling a graph (DotOptions::names).
+template <class T>
+std::vector<std::pair<Tensor<T>, std::string>> parameter_names(Module<T>& model) {
+    std::vector<std::pair<Tensor<T>, std::string>> names;
+    for (const NamedParameter<T>& p : model.named_parameters())
+        names.emplace_back(*p.tensor, p.name);
+    return names;
+}
+
 /// An MLP: Linear layers of the given widths with `activation` (and dropout p > 0) between
 /// them, e.g. widths {784, 256, 128, 10}.
 template <class T>
