@@ -15,8 +15,8 @@ namespace {
 
 template <class U, class T> class ConversionNode : public Node<U> {
 public:
-    ConversionNode(ArrayShape shape, NodePtr<T> source)
-        : Node<U>("to", std::move(shape)), source_(std::move(source)) {}
+    ConversionNode(ArrayShape value_shape, NodePtr<T> source)
+        : Node<U>("to", std::move(value_shape)), source_(std::move(source)) {}
 
     void backward(ArrayGradients<U>&) override {
         send(Tensor<T>(make_pooled<Value<T>>(
