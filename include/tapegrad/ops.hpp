@@ -63,6 +63,7 @@ template <class T> Tensor<T> operator<=(const Tensor<T>& x, Scalar<T> s);
 template <class T> Tensor<T> where(const Tensor<T>& mask, const Tensor<T>& a, const Tensor<T>& b);
 template <class T> Tensor<T> where(const Tensor<T>& mask, const Tensor<T>& a, Scalar<T> b);
 template <class T> Tensor<T> where(const Tensor<T>& mask, Scalar<T> a, const Tensor<T>& b);
+template <class T> Tensor<T> where(const Tensor<T>& mask, Scalar<T> a, Scalar<T> b);
 
 // Elementwise functions (src/ops/elementwise.cpp). At the kink x = 0 the gradient is 0 for
 // relu and abs (sign(0) = 0), the slope for leaky_relu and alpha for elu.

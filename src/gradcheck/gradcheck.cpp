@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <optional>
 #include <random>
 
 namespace tapegrad {
@@ -60,11 +59,11 @@ std::vector<std::size_t> elements_to_check(std::size_t size, const GradcheckOpti
     return indices;
 }
 
-/// `differentiable_evaluations`: whether f must record while it is evaluated for finite
-/// differences (gradgradcheck's f runs a backward itself).
+/// f is evaluated for finite differences as it is for the analytic gradient, recording:
+/// a function may compute gradients itself (a gradient penalty, gradgradcheck's own).
 template <class T>
 GradcheckResult check(const GradcheckFunction<T>& f, const std::vector<Tensor<T>>& inputs,
-                      const GradcheckOptions& options, bool differentiable_evaluations) {
+                      const GradcheckOptions& options) {
     // Fresh leaves with copies of the values, so the caller's gradients stay as they were.
     std::vector<Tensor<T>> leaves;
     bool any_requires_grad = false;
@@ -87,8 +86,6 @@ GradcheckResult check(const GradcheckFunction<T>& f, const std::vector<Tensor<T>
     GradcheckResult result;
     result.options = options;
     double worst_excess = -1; // |error| / allowed error of the worst element so far
-    std::optional<NoGrad> no_grad;
-    if (!differentiable_evaluations) no_grad.emplace();
     for (std::size_t n = 0; n < leaves.size(); ++n) {
         if (!leaves[n].requires_grad()) continue;
         T* x = leaves[n].mutable_data();
@@ -148,13 +145,13 @@ std::ostream& operator<<(std::ostream& out, const GradcheckResult& result) {
 GradcheckResult gradcheck(const GradcheckFunction<double>& f,
                           const std::vector<Tensor<double>>& inputs,
                           const GradcheckOptions& options) {
-    return check(f, inputs, options, false);
+    return check(f, inputs, options);
 }
 
 GradcheckResult gradcheck(const GradcheckFunction<float>& f,
                           const std::vector<Tensor<float>>& inputs,
                           const GradcheckOptions& options) {
-    return check(f, inputs, options, false);
+    return check(f, inputs, options);
 }
 
 GradcheckResult gradgradcheck(const GradcheckFunction<double>& f,
@@ -188,7 +185,7 @@ GradcheckResult gradgradcheck(const GradcheckFunction<double>& f,
     std::vector<D> x_and_r = inputs;
     x_and_r.push_back(random_like<double>(output_shape, options.seed + 1, true));
     EnableGrad recording;
-    return check(first_order, x_and_r, options, true);
+    return check(first_order, x_and_r, options);
 }
 
 } // namespace tapegrad

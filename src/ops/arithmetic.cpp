@@ -142,6 +142,10 @@ template <class T> Tensor<T> where(const Tensor<T>& mask, Scalar<T> a, const Ten
     return where(mask, Tensor<T>::scalar(a), b);
 }
 
+template <class T> Tensor<T> where(const Tensor<T>& mask, Scalar<T> a, Scalar<T> b) {
+    return where(mask, Tensor<T>::scalar(a), Tensor<T>::scalar(b));
+}
+
 // maximum(a, b) = where(a >= b, a, b), minimum(a, b) = where(a <= b, a, b)
 template <class T> Tensor<T> maximum(const Tensor<T>& a, const Tensor<T>& b) {
     require_broadcastable("maximum", a, b);
@@ -218,6 +222,7 @@ template <class T> Tensor<T> operator<=(const Tensor<T>& x, Scalar<T> s) {
     template Tensor<T> where(const Tensor<T>&, const Tensor<T>&, const Tensor<T>&);                \
     template Tensor<T> where(const Tensor<T>&, const Tensor<T>&, Scalar<T>);                       \
     template Tensor<T> where(const Tensor<T>&, Scalar<T>, const Tensor<T>&);                       \
+    template Tensor<T> where(const Tensor<T>&, Scalar<T>, Scalar<T>);                              \
     template Tensor<T> maximum(const Tensor<T>&, const Tensor<T>&);                                \
     template Tensor<T> minimum(const Tensor<T>&, const Tensor<T>&);                                \
     template Tensor<T> clamp(const Tensor<T>&, Scalar<T>, Scalar<T>);                              \
