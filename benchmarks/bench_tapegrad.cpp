@@ -177,6 +177,37 @@ void BM_MlpStep(benchmark::State& state) {
     set_num_threads(1);
 }
 
+// Higher order on the MLP workload: the parameters' gradient alone, and a Hessian-vector
+// product H v = d<dL/dθ, v>/dθ (a backward that creates a graph, then a backward through it).
+void BM_MlpGradient(benchmark::State& state) {
+    set_num_threads(1);
+    std::mt19937 rng(2);
+    Mlp mlp(rng);
+    for (auto _ : state) {
+        const std::vector<F> g = grad(mlp.loss(), mlp.parameters());
+        benchmark::DoNotOptimize(g[0].data());
+    }
+    state.counters["peak_rss_MiB"] = peak_rss_mib();
+}
+
+void BM_MlpHessianVectorProduct(benchmark::State& state) {
+    set_num_threads(1);
+    std::mt19937 rng(2);
+    Mlp mlp(rng);
+    std::vector<F> v;
+    for (const F& p : mlp.parameters()) v.push_back(random_tensor(p.shape(), rng));
+    for (auto _ : state) {
+        GradOptions create;
+        create.create_graph = true;
+        const std::vector<F> g = grad(mlp.loss(), mlp.parameters(), create);
+        F gv = sum(g[0] * v[0]);
+        for (std::size_t k = 1; k < g.size(); ++k) gv = gv + sum(g[k] * v[k]);
+        const std::vector<F> hv = grad(gv, mlp.parameters());
+        benchmark::DoNotOptimize(hv[0].data());
+    }
+    state.counters["peak_rss_MiB"] = peak_rss_mib();
+}
+
 // The GEMMs of one MLP step as raw cblas calls: forward X W^T per layer, then dW = dY^T X
 // and dX = dY W per layer (no dX for the input layer), the floor the step cannot beat.
 void BM_MlpStepGemmsOnly(benchmark::State& state) {
@@ -252,6 +283,8 @@ BENCHMARK(BM_ChainForwardBackward)->Arg(1)->Arg(8)->Unit(benchmark::kMicrosecond
 BENCHMARK(BM_ChainForwardNoGrad)->Arg(1)->Arg(8)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MlpStep)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MlpStepGemmsOnly)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MlpGradient)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MlpHessianVectorProduct)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_GemmLinearForwardBackward)
     ->Arg(1)
     ->Arg(2)

@@ -78,10 +78,14 @@ template <class T> Array<T>& writable(Adjoint<T>& adjoint) {
     return *adjoint.value;
 }
 
-// Matrix products on arrays, for closures that run on both arrays and tensors: matmul(a, b)
-// on arrays makes a MatrixProduct that Gradients::add evaluates with GEMM straight into the
-// input's gradient (beta = 1 accumulates); matrix_transpose(a) on an array only marks it.
-template <class T> struct TransposedArray { const Array<T>& array; };
+// Matrix products for closures that run on both arrays and tensors. transposed(a) only
+// marks an operand; matmul on arrays makes a MatrixProduct that Gradients::add evaluates
+// with GEMM straight into the input's gradient (beta = 1 accumulates), and on tensors a
+// product op with transpose flags (no transposed copy on either path).
+template <class V> struct MatrixOperand {
+    const V& value;
+    bool transposed;
+};
 template <class T> struct MatrixProduct {
     const Array<T>& a;
     bool transpose_a;
@@ -451,17 +455,40 @@ std::vector<Tensor<T>> record(const char* name, const std::vector<Tensor<T>>& in
 // arrays, tapegrad's for tensors); these fill the gaps under the same names as the tensor ops.
 namespace detail {
 
-template <class T> TransposedArray<T> matrix_transpose(const Array<T>& a) {
-    return {a};
+/// The matrix (or each matrix of a batch) x^T, as an operand of matmul.
+template <class V> MatrixOperand<V> transposed(const V& x) {
+    return {x, true};
+}
+/// x^T if `transpose`, else x, as an operand of matmul.
+template <class V> MatrixOperand<V> transposed_if(bool transpose, const V& x) {
+    return {x, transpose};
 }
 template <class T> MatrixProduct<T> matmul(const Array<T>& a, const Array<T>& b) {
     return {a, false, b, false};
 }
-template <class T> MatrixProduct<T> matmul(TransposedArray<T> a, const Array<T>& b) {
-    return {a.array, true, b, false};
+template <class T> MatrixProduct<T> matmul(const MatrixOperand<Array<T>>& a, const Array<T>& b) {
+    return {a.value, a.transposed, b, false};
 }
-template <class T> MatrixProduct<T> matmul(const Array<T>& a, TransposedArray<T> b) {
-    return {a, false, b.array, true};
+template <class T> MatrixProduct<T> matmul(const Array<T>& a, const MatrixOperand<Array<T>>& b) {
+    return {a, false, b.value, b.transposed};
+}
+template <class T>
+MatrixProduct<T> matmul(const MatrixOperand<Array<T>>& a, const MatrixOperand<Array<T>>& b) {
+    return {a.value, a.transposed, b.value, b.transposed};
+}
+/// op(a) op(b) on tensors, op a transpose or not: the product op (src/ops/matrix.cpp).
+template <class T>
+Tensor<T> matmul_transposed(const Tensor<T>& a, bool transpose_a, const Tensor<T>& b,
+                            bool transpose_b);
+template <class T> Tensor<T> matmul(const MatrixOperand<Tensor<T>>& a, const Tensor<T>& b) {
+    return matmul_transposed(a.value, a.transposed, b, false);
+}
+template <class T> Tensor<T> matmul(const Tensor<T>& a, const MatrixOperand<Tensor<T>>& b) {
+    return matmul_transposed(a, false, b.value, b.transposed);
+}
+template <class T>
+Tensor<T> matmul(const MatrixOperand<Tensor<T>>& a, const MatrixOperand<Tensor<T>>& b) {
+    return matmul_transposed(a.value, a.transposed, b.value, b.transposed);
 }
 /// `x` broadcast to `shape` (lazy).
 template <class E> auto expand(const xt::xexpression<E>& x, const Shape& shape) {

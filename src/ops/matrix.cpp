@@ -10,7 +10,7 @@
 
 namespace tapegrad {
 
-using namespace detail; // the vocabulary of closures on arrays: matmul, matrix_transpose
+using namespace detail; // the vocabulary of closures: matmul on arrays, transposed, ...
 
 namespace detail {
 
@@ -76,15 +76,31 @@ template <class T> Array<T> evaluate(const MatrixProduct<T>& p, const char* op) 
 
 } // namespace detail
 
-// Y = A B        dA = dY B^T        dB = A^T dY        (per matrix of a batch)
-template <class T> Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
-    Tensor<T> y = from_xtensor(evaluate(detail::matmul(as_xtensor(a), as_xtensor(b)), "matmul"));
-    return record("matmul", {a, b}, y,
+// C = op(A) op(B), op(X) = X or X^T (per matrix of a batch)
+// d op(A) = dC op(B)^T        d op(B) = op(A)^T dC
+// so dA = dC op(B)^T (or op(B) dC^T when A is transposed), dB likewise.
+template <class T>
+Tensor<T> detail::matmul_transposed(const Tensor<T>& a, bool transpose_a, const Tensor<T>& b,
+                                    bool transpose_b) {
+    const MatrixProduct<T> product{as_xtensor(a), transpose_a, as_xtensor(b), transpose_b};
+    return record("matmul", {a, b}, from_xtensor(evaluate(product, "matmul")),
                   saving(save_if(b.requires_grad(), a), save_if(a.requires_grad(), b)),
-                  [](auto& d, const auto& dY, const auto& A, const auto& B) {
-                      if (d.wants(0)) d.add(0, matmul(dY, matrix_transpose(B))); // [M, N] x [N, K]
-                      if (d.wants(1)) d.add(1, matmul(matrix_transpose(A), dY)); // [K, M] x [M, N]
+                  [ta = transpose_a, tb = transpose_b](auto& d, const auto& dC, const auto& A,
+                                                       const auto& B) {
+                      if (d.wants(0)) {
+                          d.add(0, ta ? matmul(transposed_if(tb, B), transposed(dC))
+                                      : matmul(dC, transposed_if(!tb, B)));
+                      }
+                      if (d.wants(1)) {
+                          d.add(1, tb ? matmul(transposed(dC), transposed_if(ta, A))
+                                      : matmul(transposed_if(!ta, A), dC));
+                      }
                   });
+}
+
+// Y = A B        dA = dY B^T        dB = A^T dY
+template <class T> Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
+    return detail::matmul_transposed(a, false, b, false);
 }
 
 // Y = X^T (last two axes)      dX = dY^T
@@ -120,14 +136,14 @@ Tensor<T> linear_with_optional_bias(const Tensor<T>& x, const Tensor<T>& w, cons
     if (b) {
         for (std::size_t s = 0; s < S; ++s) std::copy_n(b->data(), N, Y.data() + s * N);
     }
-    multiply_into(detail::matmul(inputs, detail::matrix_transpose(weights)), T(b ? 1 : 0), Y,
+    multiply_into(detail::matmul(inputs, detail::transposed(weights)), T(b ? 1 : 0), Y,
                   "linear"); // onto b's rows
     const Tensor<T> y = from_xtensor(std::move(Y));
 
     auto backward = [](auto& d, const auto& dY, const auto& X, const auto& W) {
-        if (d.wants(0)) d.add(0, matmul(dY, W));                   // [S, N] x [N, M] -> [S, M]
-        if (d.wants(1)) d.add(1, matmul(matrix_transpose(dY), X)); // [N, S] x [S, M] -> [N, M]
-        if (d.input_count() > 2 && d.wants(2)) d.add(2, dY);       // [S, N] summed over S -> [N]
+        if (d.wants(0)) d.add(0, matmul(dY, W));             // [S, N] x [N, M] -> [S, M]
+        if (d.wants(1)) d.add(1, matmul(transposed(dY), X)); // [N, S] x [S, M] -> [N, M]
+        if (d.input_count() > 2 && d.wants(2)) d.add(2, dY); // [S, N] summed over S -> [N]
     };
     const auto saved = saving(save_if(w.requires_grad(), x), save_if(x.requires_grad(), w));
     if (b) return record("linear", {x, w, *b}, y, saved, backward);
@@ -146,6 +162,7 @@ template <class T> Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& w) {
     template void detail::multiply_into(const detail::MatrixProduct<T>&, T, Array<T>&,             \
                                         const char*);                                              \
     template Array<T> detail::evaluate(const detail::MatrixProduct<T>&, const char*);              \
+    template Tensor<T> detail::matmul_transposed(const Tensor<T>&, bool, const Tensor<T>&, bool);  \
     template Tensor<T> matmul(const Tensor<T>&, const Tensor<T>&);                                 \
     template Tensor<T> matrix_transpose(const Tensor<T>&);                                         \
     template Tensor<T> linear(const Tensor<T>&, const Tensor<T>&, const Tensor<T>&);               \
