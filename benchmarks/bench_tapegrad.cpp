@@ -8,6 +8,8 @@
 
 #include <benchmark/benchmark.h>
 #include <cblas.h>
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
 #include <sys/resource.h>
 
 #include <atomic>
@@ -208,10 +210,32 @@ void BM_MlpHessianVectorProduct(benchmark::State& state) {
     state.counters["peak_rss_MiB"] = peak_rss_mib();
 }
 
-// The GEMMs of one MLP step as raw cblas calls: forward X W^T per layer, then dW = dY^T X
+// Raw row-major sgemm with either library, for the floors: whichever is faster on this
+// machine is the floor that tapegrad's own products are measured against.
+enum class RawGemm { openblas = 0, onednn = 1 };
+
+void raw_sgemm(RawGemm library, bool ta, bool tb, int m, int n, int k, const float* a,
+               const float* b, float* c) {
+    const int lda = ta ? m : k, ldb = tb ? k : n;
+    if (library == RawGemm::openblas) {
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
+    } else {
+        dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
+    }
+}
+
+void set_raw_threads(int threads) {
+    openblas_set_num_threads(threads);
+    omp_set_num_threads(threads);
+}
+
+// The GEMMs of one MLP step as raw sgemm calls: forward X W^T per layer, then dW = dY^T X
 // and dX = dY W per layer (no dX for the input layer), the floor the step cannot beat.
+// Arguments: threads, library (0 OpenBLAS, 1 oneDNN).
 void BM_MlpStepGemmsOnly(benchmark::State& state) {
-    openblas_set_num_threads(int(state.range(0)));
+    set_raw_threads(int(state.range(0)));
+    const auto library = RawGemm(state.range(1));
     const int S = mlp_batch;
     const int widths[] = {int(mlp_in), int(mlp_hidden), int(mlp_hidden), int(mlp_classes)};
     std::vector<std::vector<float>> w(3), act(4), grad_w(3), grad_act(4);
@@ -228,21 +252,18 @@ void BM_MlpStepGemmsOnly(benchmark::State& state) {
     for (float& v : grad_act[3]) v = normal(rng);
     for (auto _ : state) {
         for (int l = 0; l < 3; ++l) // [S, in] x [in, out] -> [S, out]
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, widths[l + 1], widths[l], 1.0f,
-                        act[l].data(), widths[l], w[l].data(), widths[l], 0.0f, act[l + 1].data(),
-                        widths[l + 1]);
+            raw_sgemm(library, false, true, S, widths[l + 1], widths[l], act[l].data(), w[l].data(),
+                      act[l + 1].data());
         for (int l = 2; l >= 0; --l) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, widths[l + 1], widths[l], S, 1.0f,
-                        grad_act[l + 1].data(), widths[l + 1], act[l].data(), widths[l], 0.0f,
-                        grad_w[l].data(), widths[l]);
+            raw_sgemm(library, true, false, widths[l + 1], widths[l], S, grad_act[l + 1].data(),
+                      act[l].data(), grad_w[l].data());
             if (l > 0)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, widths[l], widths[l + 1],
-                            1.0f, grad_act[l + 1].data(), widths[l + 1], w[l].data(), widths[l],
-                            0.0f, grad_act[l].data(), widths[l]);
+                raw_sgemm(library, false, false, S, widths[l], widths[l + 1],
+                          grad_act[l + 1].data(), w[l].data(), grad_act[l].data());
         }
         benchmark::DoNotOptimize(grad_w[0].data());
     }
-    openblas_set_num_threads(1);
+    set_raw_threads(1);
 }
 
 void BM_GemmLinearForwardBackward(benchmark::State& state) {
@@ -259,22 +280,21 @@ void BM_GemmLinearForwardBackward(benchmark::State& state) {
     set_num_threads(1);
 }
 
-// The same three products as raw cblas calls: Y = X W^T, dX = dY W, dW = dY^T X.
-void BM_GemmRawCblas(benchmark::State& state) {
-    openblas_set_num_threads(int(state.range(0)));
+// The same three products as raw sgemm calls: Y = X W^T, dX = dY W, dW = dY^T X.
+// Arguments: threads, library (0 OpenBLAS, 1 oneDNN).
+void BM_GemmRaw(benchmark::State& state) {
+    set_raw_threads(int(state.range(0)));
+    const auto library = RawGemm(state.range(1));
     const int n = gemm_size;
     std::vector<float> x(gemm_size * gemm_size, 0.5f), w(x.size(), 0.01f), dy(x.size(), 1.0f),
         y(x.size()), dx(x.size()), dw(x.size());
     for (auto _ : state) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, x.data(), n, w.data(),
-                    n, 0.0f, y.data(), n);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, dy.data(), n,
-                    w.data(), n, 0.0f, dx.data(), n);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, n, n, 1.0f, dy.data(), n, x.data(),
-                    n, 0.0f, dw.data(), n);
+        raw_sgemm(library, false, true, n, n, n, x.data(), w.data(), y.data());
+        raw_sgemm(library, false, false, n, n, n, dy.data(), w.data(), dx.data());
+        raw_sgemm(library, true, false, n, n, n, dy.data(), x.data(), dw.data());
         benchmark::DoNotOptimize(dw.data());
     }
-    openblas_set_num_threads(1);
+    set_raw_threads(1);
 }
 
 BENCHMARK(BM_ChainForwardRecording)->Arg(1)->Arg(8)->Unit(benchmark::kMicrosecond);
@@ -282,7 +302,10 @@ BENCHMARK(BM_ChainBackward)->Arg(1)->Arg(8)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ChainForwardBackward)->Arg(1)->Arg(8)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ChainForwardNoGrad)->Arg(1)->Arg(8)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MlpStep)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_MlpStepGemmsOnly)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MlpStepGemmsOnly)
+    ->ArgsProduct({{1, 2}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_MlpGradient)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MlpHessianVectorProduct)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_GemmLinearForwardBackward)
@@ -290,9 +313,17 @@ BENCHMARK(BM_GemmLinearForwardBackward)
     ->Arg(2)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
-BENCHMARK(BM_GemmRawCblas)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_GemmRaw)->ArgsProduct({{1, 2}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 } // namespace
 } // namespace tapegrad::bench
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    // The backend line of the machine (docs/performance.md records it with every table).
+    benchmark::AddCustomContext("backend", tapegrad::backend_info().summary());
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

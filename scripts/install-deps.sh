@@ -12,15 +12,18 @@ set -euo pipefail
 
 # One package a line: its group, then what it gives the build: CMake packages (find_package),
 # imported targets and programs (find_program). scripts/check-deps.sh fails when a CMake file
-# uses a name that no line here provides.
+# uses a name that no line here provides. (Debian's oneDNN package finds OpenCL when it is
+# found itself, though it only recommends the package.)
 table='
 cmake                   build  cmake ctest
-g++                     build  g++
+g++                     build  g++ OpenMP OpenMP::OpenMP_CXX
 make                    build  make
 pkg-config              build  pkg-config
 libxtensor-dev          build  xtensor xtensor::use_xsimd xtensor::optimize
 libxsimd-dev            build  xsimd
 libopenblas-dev         build  BLAS BLAS::BLAS
+libdnnl-dev             build  dnnl DNNL::dnnl
+ocl-icd-opencl-dev      build  OpenCL
 libfmt-dev              build  fmt fmt::fmt
 zlib1g-dev              build  ZLIB ZLIB::ZLIB
 dataset-fashion-mnist   train

@@ -1,6 +1,7 @@
 #pragma once
 // Everything a program needs to build graphs, differentiate them and check the gradients.
 
+#include "tapegrad/backend.hpp"
 #include "tapegrad/dot.hpp"
 #include "tapegrad/errors.hpp"
 #include "tapegrad/factories.hpp"
@@ -9,4 +10,3 @@
 #include "tapegrad/gradcheck.hpp"
 #include "tapegrad/ops.hpp"
 #include "tapegrad/tensor.hpp"
-#include "tapegrad/threads.hpp"

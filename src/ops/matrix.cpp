@@ -1,7 +1,7 @@
 // Matrix products. They go to GEMM with transpose flags, so no transposed copy is ever
 // made, and gradients accumulate in place through beta.
 
-#include "ops/blas.hpp"
+#include "engine/gemm.hpp"
 #include "tapegrad/function.hpp"
 
 #include <xtensor/xmanipulation.hpp>

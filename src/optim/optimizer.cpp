@@ -1,13 +1,19 @@
-// Update rules, written as plain loops over a parameter's elements (the compiler
-// vectorises them) and run outside the graph.
+// Update rules, written as plain loops over a parameter's elements and run outside the
+// graph. The compiler vectorises them (restrict pointers tell it the buffers are distinct);
+// large parameters are split over the threads set with set_num_threads. Every element is
+// updated on its own, so the result does not depend on the thread count.
 
 #include "tapegrad/optim/optimizer.hpp"
 
-#include "ops/blas.hpp"
-
 #include <cmath>
+#include <cstddef>
 
 namespace tapegrad::optim {
+
+namespace {
+// Below this many elements, starting the threads costs more than the update.
+constexpr std::ptrdiff_t parallel_elements = 1 << 16;
+} // namespace
 
 template <class T>
 Optimizer<T>::Optimizer(std::vector<Tensor<T>> parameters, double learning_rate)
@@ -23,24 +29,29 @@ Sgd<T>::Sgd(std::vector<Tensor<T>> parameters, SgdOptions options)
       velocity_(this->parameters_.size()) {}
 
 // g' = g + wd p;  v = mu v + g';  p -= lr (nesterov ? g' + mu v : v)   (v = g' on step 1)
-// As BLAS level-1 calls (y = a x + b y), which OpenBLAS spreads over its threads.
 template <class T> void Sgd<T>::step() {
     const T lr = static_cast<T>(this->learning_rate_), mu = static_cast<T>(options_.momentum),
             wd = static_cast<T>(options_.weight_decay);
+    const bool nesterov = options_.nesterov;
     this->for_each_gradient([&](std::size_t k, T* p, const T* grad, std::size_t n) {
+        T* __restrict value = p;
+        const T* __restrict gradient = grad;
+        const auto count = static_cast<std::ptrdiff_t>(n);
         if (options_.momentum == 0) {
-            detail::axpby(n, -lr, grad, 1 - lr * wd, p); // p = (1 - lr wd) p - lr g
+#pragma omp parallel for simd if (count >= parallel_elements)
+            for (std::ptrdiff_t i = 0; i < count; ++i)
+                value[i] -= lr * (gradient[i] + wd * value[i]);
             return;
         }
         std::vector<T>& v = velocity_[k];
-        if (v.empty()) v.assign(n, T(0));                     // so that step 1 gives v = g'
-        detail::axpby(n, T(1), grad, mu, v.data());           // v = mu v + g
-        if (wd != 0) detail::axpby(n, wd, p, T(1), v.data()); // v += wd p
-        if (options_.nesterov) {
-            detail::axpby(n, -lr, grad, 1 - lr * wd, p);   // p -= lr g'
-            detail::axpby(n, -lr * mu, v.data(), T(1), p); // p -= lr mu v
-        } else {
-            detail::axpby(n, -lr, v.data(), T(1), p); // p -= lr v
+        const bool first = v.empty();
+        if (first) v.resize(n);
+        T* __restrict velocity = v.data();
+#pragma omp parallel for simd if (count >= parallel_elements)
+        for (std::ptrdiff_t i = 0; i < count; ++i) {
+            const T g = gradient[i] + wd * value[i];
+            velocity[i] = first ? g : mu * velocity[i] + g;
+            value[i] -= lr * (nesterov ? g + mu * velocity[i] : velocity[i]);
         }
     });
 }
@@ -69,12 +80,13 @@ template <class T> void Adam<T>::step() {
         const T shrink =
             options_.decoupled_weight_decay ? static_cast<T>(1 - lr * options_.weight_decay) : T(1);
         const T inverse_root_correction = T(1) / root_correction;
-        // Distinct buffers: restrict lets the compiler vectorise without overlap checks.
         T* __restrict first = m.data();
         T* __restrict second = v.data();
         T* __restrict value = p;
         const T* __restrict gradient = grad;
-        for (std::size_t i = 0; i < n; ++i) {
+        const auto count = static_cast<std::ptrdiff_t>(n);
+#pragma omp parallel for simd if (count >= parallel_elements)
+        for (std::ptrdiff_t i = 0; i < count; ++i) {
             const T g = gradient[i] + l2 * value[i];
             first[i] = b1 * first[i] + (1 - b1) * g;
             second[i] = b2 * second[i] + (1 - b2) * g * g;

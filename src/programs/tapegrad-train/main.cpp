@@ -7,10 +7,10 @@
 #include "progress.hpp"
 #include "trainer.hpp"
 
+#include "tapegrad/backend.hpp"
 #include "tapegrad/data/idx.hpp"
 #include "tapegrad/errors.hpp"
 #include "tapegrad/nn/parameters_file.hpp"
-#include "tapegrad/threads.hpp"
 
 #include <fmt/format.h>
 
@@ -54,6 +54,10 @@ int run(const Options& options) {
     fmt::print("data: {} training and {} test images of {} pixels from {} ({:.1f} s)\n",
                data.train.count, data.test.count, data.train.features, options.data_dir,
                seconds_since(start));
+
+    const BackendInfo backend = backend_info();
+    fmt::print("backend: {}\n", backend.summary());
+    if (!backend.openblas_warning.empty()) fmt::print("note: {}\n", backend.openblas_warning);
 
     Trainer trainer(options, data.train.features, classes);
     fmt::print("model: {} ({} parameters)\n", trainer.model().describe(),

@@ -1,6 +1,6 @@
 #pragma once
-// General matrix multiply on row-major buffers through OpenBLAS. Kept apart from xtensor
-// because <cblas.h> and xtensor-blas cannot share a translation unit.
+// General matrix multiply on row-major buffers: float on oneDNN, or OpenBLAS for products
+// too small to pay oneDNN's fixed cost; double on OpenBLAS (src/engine/gemm.cpp).
 
 #include <cstddef>
 
@@ -13,8 +13,5 @@ enum class Transpose { no, yes };
 template <class T>
 void gemm(Transpose trans_a, Transpose trans_b, std::size_t m, std::size_t n, std::size_t k,
           T alpha, const T* a, const T* b, T beta, T* c);
-
-/// y = alpha x + beta y over n elements (threaded by OpenBLAS for large n when beta = 1).
-template <class T> void axpby(std::size_t n, T alpha, const T* x, T beta, T* y);
 
 } // namespace tapegrad::detail
