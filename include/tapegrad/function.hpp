@@ -135,6 +135,16 @@ public:
     /// The same into output k of input i (the selectors of multi-output ops use it).
     template <class E> void add_to_output(std::size_t i, std::size_t k, E&& gradient);
 
+    /// `expression` computed now, as a value of the closure's kind: an intermediate that a
+    /// closure reads more than once (an array; a tensor is computed already).
+    template <class E> G evaluate(E&& expression) const {
+        if constexpr (std::is_same_v<G, Array<T>>) {
+            return Array<T>(std::forward<E>(expression));
+        } else {
+            return std::forward<E>(expression);
+        }
+    }
+
     /// `array` as a constant of the closure's kind: the array itself, or a tensor without
     /// history (one-hot targets, masks).
     G constant(Array<T> array) const {
@@ -151,6 +161,8 @@ private:
                           const detail::ArrayShape& shape, E&& gradient);
     void accumulate_tensor(std::size_t i, detail::Adjoint<T>& target,
                            const detail::ArrayShape& shape, const Tensor<T>& gradient);
+    /// Throws GraphError: a closure added a gradient for input i, which needs none.
+    [[noreturn]] void throw_not_wanted(std::size_t i) const;
     /// Throws ShapeError: a closure gave input i a gradient that does not fit its shape.
     [[noreturn]] void throw_shape_mismatch(std::size_t i, const detail::ArrayShape& gradient,
                                            const detail::ArrayShape& shape) const;
@@ -161,6 +173,7 @@ private:
 template <class T, class G>
 template <class E>
 void Gradients<T, G>::add_to_output(std::size_t i, std::size_t k, E&& gradient) {
+    if (i >= input_count() || !wants(i)) throw_not_wanted(i);
     detail::Node<T>& input = *node_.inputs[i];
     detail::Adjoint<T>& target = input.output_adjoint(k);
     const detail::ArrayShape& shape = input.output_shape(k);
@@ -508,6 +521,10 @@ template <class E> auto sum_keepdims(const xt::xexpression<E>& x, const Axes& ax
 template <class T> Array<T> one_hot(const Labels& labels, std::size_t classes);
 template <class T> Array<T> softmax(const Array<T>& x, int axis);
 template <class T> Array<T> log_softmax(const Array<T>& x, int axis);
+/// The op `op` taking x's elements at `positions` into a tensor of `shape` (max, max
+/// pooling, indexing: ops whose output is some of their input's elements).
+template <class T>
+Tensor<T> take(const char* op, const Tensor<T>& x, FlatPositions positions, const Shape& shape);
 /// y[j] = x.flat[positions[j]], y of `shape`; and its adjoint, the scatter-add.
 template <class T>
 Array<T> gather_flat(const Array<T>& x, const FlatPositions& positions, const Shape& shape);

@@ -5,7 +5,8 @@
 // fixed random R of y's shape (a random projection: a wrong Jacobian entry shows up with
 // probability 1). For each input that requires a gradient and each of its elements x_i it
 // compares the analytic d<R, y>/dx_i from backward() with
-//     numeric_i = (<R, f(x + eps e_i)> - <R, f(x - eps e_i)>) / (2 eps)
+//     numeric_i = (<R, f(x + eps e_i)> - <R, f(x - eps e_i)>) / (up - down)
+// where up and down are x_i + eps and x_i - eps as rounded to T (the step actually taken)
 // and passes when |analytic_i - numeric_i| <= atol + rtol |numeric_i| everywhere (the rule
 // of PyTorch's gradcheck). Use double: float's rounding swamps the differences of good
 // gradients unless eps and the tolerances are large.

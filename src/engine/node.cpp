@@ -152,6 +152,13 @@ void Gradients<T, G>::accumulate_tensor(std::size_t i, detail::Adjoint<T>& targe
     target.history = fitted.node_ptr();
 }
 
+template <class T, class G> void Gradients<T, G>::throw_not_wanted(std::size_t i) const {
+    throw GraphError(
+        fmt::format("backward of '{}': a gradient for input {}, which needs none (or is out of "
+                    "range for the op's {} inputs); test d.wants(i) first",
+                    node_.op, i, node_.inputs.size()));
+}
+
 template <class T, class G>
 void Gradients<T, G>::throw_shape_mismatch(std::size_t i, const detail::ArrayShape& gradient,
                                            const detail::ArrayShape& shape) const {

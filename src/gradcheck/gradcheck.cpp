@@ -104,11 +104,12 @@ GradcheckResult check(const GradcheckFunction<T>& f, const std::vector<Tensor<T>
             const double exact = analytic.data()[i];
             const double error = std::abs(exact - numeric);
             const double allowed = options.atol + options.rtol * std::abs(numeric);
-            // Written so that a NaN error propagates into the maxima.
-            if (!(error <= result.max_abs_error)) result.max_abs_error = error;
-            const double relative = error / std::abs(numeric);
-            if (numeric != 0 && !(relative <= result.max_rel_error))
-                result.max_rel_error = relative;
+            // A NaN error makes the maxima NaN, and they stay so.
+            const auto raise = [](double& maximum, double value) {
+                if (!std::isnan(maximum) && !(value <= maximum)) maximum = value;
+            };
+            raise(result.max_abs_error, error);
+            if (numeric != 0) raise(result.max_rel_error, error / std::abs(numeric));
             if (!(error <= allowed)) { // NaN fails too
                 result.passed = false;
                 ++result.elements_failed;

@@ -32,14 +32,6 @@ FlatPositions positions_along(const Shape& shape, std::size_t axis,
     return positions;
 }
 
-/// `x`'s elements at `positions`, shaped `shape`, recorded as op `name`.
-template <class T>
-Tensor<T> take(const char* name, const Tensor<T>& x, FlatPositions positions, const Shape& shape) {
-    return record(name, {x}, from_xtensor(detail::gather_flat(as_xtensor(x), positions, shape)),
-                  [positions, x_shape = x.shape()](auto& d, const auto& dY) {
-                      d.add(0, scatter_flat(dY, positions, x_shape));
-                  });
-}
 
 template <class T>
 Tensor<T> take_along(const char* name, const Tensor<T>& x, int axis,
@@ -61,6 +53,14 @@ Tensor<T> take_along(const char* name, const Tensor<T>& x, int axis,
 } // namespace
 
 namespace detail {
+
+// y.flat[j] = x.flat[p[j]]      dx = scatter_flat(dy, p, x's shape)
+template <class T> Tensor<T> take(const char* op, const Tensor<T>& x, FlatPositions positions, const Shape& shape) {
+    return record(op, {x}, from_xtensor(detail::gather_flat(as_xtensor(x), positions, shape)),
+                  [positions, x_shape = x.shape()](auto& d, const auto& dY) {
+                      d.add(0, scatter_flat(dY, positions, x_shape));
+                  });
+}
 
 template <class T>
 Array<T> gather_flat(const Array<T>& x, const FlatPositions& positions, const Shape& shape) {
@@ -262,6 +262,7 @@ template <class T> std::vector<Tensor<T>> split(const Tensor<T>& x, const Shape&
 }
 
 #define TAPEGRAD_INSTANTIATE(T)                                                                    \
+    template Tensor<T> detail::take(const char*, const Tensor<T>&, FlatPositions, const Shape&);   \
     template Array<T> detail::gather_flat(const Array<T>&, const FlatPositions&, const Shape&);    \
     template Array<T> detail::scatter_flat(const Array<T>&, const FlatPositions&, const Shape&);   \
     template Tensor<T> gather_flat(const Tensor<T>&, FlatPositions, const Shape&);                 \

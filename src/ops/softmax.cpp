@@ -43,6 +43,7 @@ template <class T> Array<T> softmax(const Array<T>& X, int axis) {
 
 // Y = softmax(X)      dX = Y (.) (dY - sum_axis(dY (.) Y))
 template <class T> Tensor<T> softmax(const Tensor<T>& x, int axis) {
+    normalize_axis("softmax", axis, x.rank());
     const Tensor<T> y = from_xtensor(detail::softmax(as_xtensor(x), axis));
     return record("softmax", {x}, y, saving(y), [axis](auto& d, const auto& dY, const auto& Y) {
         d.add(0, Y * (dY - sum_keepdims(dY * Y, {axis})));

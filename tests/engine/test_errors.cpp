@@ -75,7 +75,7 @@ TEST(Errors, BadAxis) {
     EXPECT_THAT(message_of<IndexError>([] {
                     softmax(D::ones({2, 3}), -3);
                 }),
-                HasSubstr("softmax: axis -3"));
+                ::testing::StartsWith("softmax: axis -3"));
     EXPECT_THAT(message_of<IndexError>([] { max(D::ones({2, 3}), 5); }), HasSubstr("max: axis 5"));
     EXPECT_THAT(message_of<IndexError>([] { mean(D::ones({2, 3}), {0, 0}); }), HasSubstr("repeat"));
     EXPECT_THAT(message_of<IndexError>([] {
