@@ -1,6 +1,7 @@
 // The workloads of bench_tapegrad.cpp written against LibTorch's C++ API, for side-by-side
 // ratios (docs/performance.md). Built only with -DTAPEGRAD_BENCH_LIBTORCH=ON.
 
+#include "libtorch_nets.hpp"
 #include "workloads.hpp"
 
 #include <benchmark/benchmark.h>
@@ -16,6 +17,12 @@ namespace {
 void set_threads(int threads) {
     torch::set_num_threads(threads);
     openblas_set_num_threads(threads);
+}
+
+double peak_rss_mib() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return double(usage.ru_maxrss) / 1024.0; // ru_maxrss is in KiB on Linux
 }
 
 std::vector<int64_t> chain_shape(const benchmark::State& state) {
@@ -123,9 +130,7 @@ void BM_MlpStep(benchmark::State& state) {
         sgd.step();
         benchmark::DoNotOptimize(loss.data_ptr());
     }
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    state.counters["peak_rss_MiB"] = double(usage.ru_maxrss) / 1024.0;
+    state.counters["peak_rss_MiB"] = peak_rss_mib();
     set_threads(1);
 }
 
@@ -144,11 +149,48 @@ void BM_GemmLinearForwardBackward(benchmark::State& state) {
     set_threads(1);
 }
 
+// CNN training steps (workloads.hpp, 5), the same nets as bench_tapegrad's.
+void BM_CnnStep(benchmark::State& state) {
+    set_threads(int(state.range(0)));
+    torch::manual_seed(5);
+    torch::nn::Sequential model = make_cnn_net(CnnNet(state.range(1)));
+    const torch::Tensor x = torch::randn({int64_t(cnn_batch), int64_t(cnn_side * cnn_side)});
+    const torch::Tensor labels =
+        torch::arange(int64_t(cnn_batch), torch::kLong).remainder(int64_t(cnn_classes));
+    torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.01));
+    for (auto _ : state) {
+        sgd.zero_grad();
+        torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), labels);
+        loss.backward();
+        sgd.step();
+        benchmark::DoNotOptimize(loss.data_ptr());
+    }
+    state.counters["peak_rss_MiB"] = peak_rss_mib();
+    set_threads(1);
+}
+
+void BM_Conv2dForwardBackward(benchmark::State& state) {
+    set_threads(int(state.range(0)));
+    torch::manual_seed(7);
+    const int64_t n = conv_batch, c = conv_in, o = conv_out, s = conv_side;
+    const torch::Tensor x = torch::randn({n, c, s, s}).requires_grad_(true);
+    const torch::Tensor w = (0.05 * torch::randn({o, c, 3, 3})).requires_grad_(true);
+    const torch::Tensor seed = torch::randn({n, o, s, s});
+    for (auto _ : state) {
+        torch::Tensor y = torch::conv2d(x, w, {}, 1, 1);
+        y.backward(seed);
+        benchmark::DoNotOptimize(y.data_ptr());
+    }
+    set_threads(1);
+}
+
 BENCHMARK(BM_ChainForwardRecording)->Arg(1)->Arg(8)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ChainBackward)->Arg(1)->Arg(8)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ChainForwardBackward)->Arg(1)->Arg(8)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ChainForwardNoGrad)->Arg(1)->Arg(8)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MlpStep)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_CnnStep)->ArgsProduct({{1, 2}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Conv2dForwardBackward)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_GemmLinearForwardBackward)
     ->Arg(1)
     ->Arg(2)

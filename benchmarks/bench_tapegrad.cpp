@@ -3,6 +3,7 @@
 
 #include "workloads.hpp"
 
+#include "tapegrad/nn/module.hpp"
 #include "tapegrad/optim/optimizer.hpp"
 #include "tapegrad/tapegrad.hpp"
 
@@ -10,6 +11,7 @@
 #include <cblas.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <sys/resource.h>
 
 #include <atomic>
@@ -297,6 +299,112 @@ void BM_GemmRaw(benchmark::State& state) {
     set_raw_threads(1);
 }
 
+// CNN training steps (workloads.hpp, 5): forward, backward and SGD on one batch.
+nn::Sequential<float> make_cnn_net(CnnNet net, std::mt19937_64& rng) {
+    if (net == CnnNet::recipe)
+        return nn::make_cnn<float>(cnn_side, cnn_classes, nn::ActivationKind::relu, rng, 0.25);
+    nn::Sequential<float> model;
+    using A = nn::Activation<float>;
+    model.add<nn::Unflatten<float>>(Shape{1, cnn_side, cnn_side});
+    model.add<nn::Conv2d<float>>(1, 10, 5, Conv2dOptions{}, rng);
+    model.add<nn::MaxPool2d<float>>(2);
+    model.add<A>(nn::ActivationKind::relu);
+    model.add<nn::Conv2d<float>>(10, 20, 5, Conv2dOptions{}, rng);
+    model.add<nn::Dropout<float>>(0.5, rng());
+    model.add<nn::MaxPool2d<float>>(2);
+    model.add<A>(nn::ActivationKind::relu);
+    model.add<nn::Flatten<float>>();
+    model.add<nn::Linear<float>>(320, 50, rng);
+    model.add<A>(nn::ActivationKind::relu);
+    model.add<nn::Dropout<float>>(0.5, rng());
+    model.add<nn::Linear<float>>(50, cnn_classes, rng);
+    return model;
+}
+
+// Arguments: threads, net (0 the recipe, 1 LibTorch's MNIST example).
+void BM_CnnStep(benchmark::State& state) {
+    set_num_threads(int(state.range(0)));
+    std::mt19937_64 init(5);
+    nn::Sequential<float> model = make_cnn_net(CnnNet(state.range(1)), init);
+    std::mt19937 rng(6);
+    const F x = random_tensor({cnn_batch, cnn_side * cnn_side}, rng);
+    Labels labels;
+    for (std::size_t i = 0; i < cnn_batch; ++i) labels.push_back(std::int64_t(i % cnn_classes));
+    optim::Sgd<float> sgd(model.parameters(), {0.01, 0, false, 0});
+    for (auto _ : state) {
+        sgd.zero_grad();
+        F loss = softmax_cross_entropy(model(x), labels);
+        loss.backward();
+        sgd.step();
+        benchmark::DoNotOptimize(loss.data());
+    }
+    state.counters["peak_rss_MiB"] = peak_rss_mib();
+    set_num_threads(1);
+}
+
+// One convolution (workloads.hpp, 6): forward, then the input's and the weight's gradients.
+void BM_Conv2dForwardBackward(benchmark::State& state) {
+    set_num_threads(int(state.range(0)));
+    std::mt19937 rng(7);
+    const F x = random_tensor({conv_batch, conv_in, conv_side, conv_side}, rng, 1.0f, true);
+    const F w = random_tensor({conv_out, conv_in, 3, 3}, rng, 0.05f, true);
+    const F seed = random_tensor({conv_batch, conv_out, conv_side, conv_side}, rng);
+    for (auto _ : state) {
+        F y = conv2d(x, w, Conv2dOptions{1, 1});
+        y.backward(seed);
+        benchmark::DoNotOptimize(y.data());
+    }
+    set_num_threads(1);
+}
+
+// The same three products with oneDNN's convolution primitives called directly (plain
+// layouts, primitives made once): the floor of BM_Conv2dForwardBackward.
+void BM_Conv2dOneDnnPrimitives(benchmark::State& state) {
+    set_raw_threads(int(state.range(0)));
+    using dnnl::memory;
+    const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+    dnnl::stream stream(engine);
+    const auto n = memory::dim(conv_batch), c = memory::dim(conv_in), o = memory::dim(conv_out),
+               s = memory::dim(conv_side);
+    const memory::desc src({n, c, s, s}, memory::data_type::f32, memory::format_tag::nchw),
+        weights({o, c, 3, 3}, memory::data_type::f32, memory::format_tag::oihw),
+        dst({n, o, s, s}, memory::data_type::f32, memory::format_tag::nchw);
+    const memory::dims strides{1, 1}, dilates{0, 0}, padding{1, 1};
+    const dnnl::convolution_forward::primitive_desc forward_pd(
+        {dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, weights,
+         memory::desc(), dst, strides, dilates, padding, padding},
+        engine);
+    const dnnl::convolution_backward_data::primitive_desc data_pd(
+        {dnnl::algorithm::convolution_direct, src, weights, dst, strides, dilates, padding,
+         padding},
+        engine, forward_pd);
+    const dnnl::convolution_backward_weights::primitive_desc weights_pd(
+        {dnnl::algorithm::convolution_direct, src, weights, dst, strides, dilates, padding,
+         padding},
+        engine, forward_pd);
+    dnnl::convolution_forward forward(forward_pd);
+    dnnl::convolution_backward_data backward_data(data_pd);
+    dnnl::convolution_backward_weights backward_weights(weights_pd);
+    std::vector<float> x(src.get_size() / 4, 0.5f), w(weights.get_size() / 4, 0.01f),
+        y(dst.get_size() / 4), dy(y.size(), 1.0f), dx(x.size()), dw(w.size());
+    memory x_m(src, engine, x.data()), w_m(weights, engine, w.data()), y_m(dst, engine, y.data()),
+        dy_m(dst, engine, dy.data()), dx_m(src, engine, dx.data()),
+        dw_m(weights, engine, dw.data());
+    for (auto _ : state) {
+        forward.execute(stream,
+                        {{DNNL_ARG_SRC, x_m}, {DNNL_ARG_WEIGHTS, w_m}, {DNNL_ARG_DST, y_m}});
+        backward_data.execute(
+            stream,
+            {{DNNL_ARG_DIFF_DST, dy_m}, {DNNL_ARG_WEIGHTS, w_m}, {DNNL_ARG_DIFF_SRC, dx_m}});
+        backward_weights.execute(
+            stream,
+            {{DNNL_ARG_SRC, x_m}, {DNNL_ARG_DIFF_DST, dy_m}, {DNNL_ARG_DIFF_WEIGHTS, dw_m}});
+        stream.wait();
+        benchmark::DoNotOptimize(dw.data());
+    }
+    set_raw_threads(1);
+}
+
 BENCHMARK(BM_ChainForwardRecording)->Arg(1)->Arg(8)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ChainBackward)->Arg(1)->Arg(8)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ChainForwardBackward)->Arg(1)->Arg(8)->Unit(benchmark::kMicrosecond);
@@ -306,6 +414,9 @@ BENCHMARK(BM_MlpStepGemmsOnly)
     ->ArgsProduct({{1, 2}, {0, 1}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+BENCHMARK(BM_CnnStep)->ArgsProduct({{1, 2}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Conv2dForwardBackward)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Conv2dOneDnnPrimitives)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MlpGradient)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MlpHessianVectorProduct)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_GemmLinearForwardBackward)

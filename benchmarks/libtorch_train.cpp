@@ -2,8 +2,9 @@
 // (docs/performance.md): the same data, normalisation, batches (tapegrad's loader with the
 // same seed), model, initialisation rule, optimizer and schedule.
 //
-//   libtorch_train [--threads N] [--epochs N] [--data DIR]
+//   libtorch_train [--threads N] [--epochs N] [--data DIR] [--model mlp|cnn]
 
+#include "libtorch_nets.hpp"
 #include "tapegrad/data/idx.hpp"
 #include "tapegrad/data/loader.hpp"
 #include "tapegrad/optim/schedule.hpp"
@@ -35,11 +36,12 @@ torch::Tensor labels_of(const std::vector<std::int64_t>& labels) {
 
 int main(int argc, char** argv) {
     int threads = 1, epochs = 10;
-    std::string data_dir = "/usr/share/datasets/fashion-mnist";
+    std::string data_dir = "/usr/share/datasets/fashion-mnist", model_kind = "mlp";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--threads")) threads = std::stoi(argv[i + 1]);
         if (!std::strcmp(argv[i], "--epochs")) epochs = std::stoi(argv[i + 1]);
         if (!std::strcmp(argv[i], "--data")) data_dir = argv[i + 1];
+        if (!std::strcmp(argv[i], "--model")) model_kind = argv[i + 1];
     }
     torch::set_num_threads(threads);
     openblas_set_num_threads(threads);
@@ -55,10 +57,13 @@ int main(int argc, char** argv) {
     const torch::Tensor test_x = rows_of(test.pixels, test.count, test.features);
     const torch::Tensor test_y = labels_of(test.labels);
 
-    // torch::nn::Linear's default initialisation is the rule tapegrad's Linear follows.
-    torch::nn::Sequential model(torch::nn::Linear(784, 256), torch::nn::ReLU(),
-                                torch::nn::Linear(256, 128), torch::nn::ReLU(),
-                                torch::nn::Linear(128, 10));
+    // torch::nn's default initialisation is the rule tapegrad's layers follow. The CNN is
+    // tapegrad-train's recipe (nn::make_cnn).
+    torch::nn::Sequential model =
+        model_kind == "cnn" ? tapegrad::bench::make_cnn_net(tapegrad::bench::CnnNet::recipe)
+                            : torch::nn::Sequential(torch::nn::Linear(784, 256), torch::nn::ReLU(),
+                                                    torch::nn::Linear(256, 128), torch::nn::ReLU(),
+                                                    torch::nn::Linear(128, 10));
     torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-3));
     tapegrad::optim::Schedule schedule{
         tapegrad::optim::ScheduleKind::cosine, 1e-3, epochs, 0, 1, 0.1};
@@ -82,8 +87,16 @@ int main(int argc, char** argv) {
         }
         model->eval();
         torch::NoGradGuard no_grad;
-        accuracy =
-            model->forward(test_x).argmax(1).eq(test_y).to(torch::kFloat64).mean().item<double>();
+        double correct = 0;
+        for (int64_t first = 0; first < test_x.size(0); first += 256) {
+            const int64_t rows = std::min<int64_t>(256, test_x.size(0) - first);
+            correct += model->forward(test_x.narrow(0, first, rows))
+                           .argmax(1)
+                           .eq(test_y.narrow(0, first, rows))
+                           .sum()
+                           .item<double>();
+        }
+        accuracy = correct / double(test_x.size(0));
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         std::printf("epoch %2d/%d  test acc %.2f%%  %.2f s\n", epoch + 1, epochs, 100 * accuracy,

@@ -153,6 +153,62 @@ template <class T> Tensor<T> min(const Tensor<T>& x, int axis, bool keepdims = f
 template <class T> Indices argmax(const Tensor<T>& x, int axis);
 template <class T> Indices argmin(const Tensor<T>& x, int axis);
 
+// Convolution, pooling and normalisation on images in NCHW layout (batch, channels, height,
+// width): src/ops/convolution.cpp, pooling.cpp, normalization.cpp.
+
+/// A size along height and width; one number means both.
+struct Size2d {
+    std::size_t h = 1, w = 1;
+    Size2d(std::size_t both = 1) : h(both), w(both) {}
+    Size2d(std::size_t height, std::size_t width) : h(height), w(width) {}
+};
+
+/// As PyTorch's conv2d: Conv2dOptions{stride, padding, dilation}, e.g. {1, 1} pads by one.
+struct Conv2dOptions {
+    Size2d stride = 1;
+    Size2d padding = 0;
+    Size2d dilation = 1;
+};
+
+/// Y = X * W + b, a 2-D cross-correlation: X (N, C, H, W), W (O, C, kH, kW), b (O) ->
+/// Y (N, O, H', W') with H' = (H + 2 padding - dilation (kH - 1) - 1) / stride + 1.
+template <class T>
+Tensor<T> conv2d(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& b,
+                 const Conv2dOptions& options = {});
+template <class T>
+Tensor<T> conv2d(const Tensor<T>& x, const Tensor<T>& w, const Conv2dOptions& options = {});
+/// The adjoints of conv2d: its gradient with respect to the input (a transposed convolution
+/// of g, to an input of `x_shape`) and to the weight (of `w_shape`). Differentiable
+/// themselves, so that conv2d's gradients are.
+template <class T>
+Tensor<T> conv2d_input_grad(const Tensor<T>& g, const Tensor<T>& w, const Shape& x_shape,
+                            const Conv2dOptions& options = {});
+template <class T>
+Tensor<T> conv2d_weight_grad(const Tensor<T>& x, const Tensor<T>& g, const Shape& w_shape,
+                             const Conv2dOptions& options = {});
+
+/// The maximum of each kernel window (stride 0 means the kernel's size; padding counts as
+/// minus infinity); the gradient goes to the first maximum of each window.
+template <class T>
+Tensor<T> max_pool2d(const Tensor<T>& x, Size2d kernel, Size2d stride = 0, Size2d padding = 0);
+/// The mean of each kernel window, padding counted as zeros (PyTorch's default).
+template <class T>
+Tensor<T> avg_pool2d(const Tensor<T>& x, Size2d kernel, Size2d stride = 0, Size2d padding = 0);
+/// avg_pool2d's adjoint: each element of g spread evenly over its window of an input of
+/// `x_shape`.
+template <class T>
+Tensor<T> avg_pool2d_adjoint(const Tensor<T>& g, const Shape& x_shape, Size2d kernel,
+                             Size2d stride = 0, Size2d padding = 0);
+
+/// Batch normalisation over (N, H, W) for each channel of x (N, C, H, W), or over N for x
+/// (N, C): Y = gamma (X - mean) / sqrt(var + eps) + beta. Training uses the batch's mean
+/// and (biased) variance and moves the running statistics towards them by `momentum`
+/// (with the unbiased variance, as PyTorch); evaluation uses the running statistics.
+template <class T>
+Tensor<T> batch_norm(const Tensor<T>& x, const Tensor<T>& gamma, const Tensor<T>& beta,
+                     Tensor<T>& running_mean, Tensor<T>& running_var, bool training,
+                     Scalar<T> momentum = T(0.1), Scalar<T> eps = T(1e-5));
+
 // Softmax family and losses (src/ops/softmax.cpp, src/ops/loss.cpp). The losses return a
 // rank-0 tensor; all but mse_loss take a batch of rows (S, C) and average over the S rows.
 template <class T> Tensor<T> softmax(const Tensor<T>& x, int axis = -1);

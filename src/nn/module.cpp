@@ -16,6 +16,12 @@ template <class T> std::vector<Tensor<T>> Module<T>::parameters() {
     return tensors;
 }
 
+template <class T> std::vector<NamedParameter<T>> Module<T>::named_state() {
+    std::vector<NamedParameter<T>> state = named_parameters();
+    for (auto& buffer : named_buffers()) state.push_back(buffer);
+    return state;
+}
+
 template <class T> std::size_t Module<T>::parameter_count() {
     std::size_t count = 0;
     for (const auto& named : named_parameters()) count += named.tensor->size();
@@ -62,6 +68,94 @@ template <class T> std::vector<NamedParameter<T>> Linear<T>::named_parameters() 
 template <class T> std::string Linear<T>::describe() const {
     return fmt::format("Linear({}, {}{})", weight.shape()[1], weight.shape()[0],
                        has_bias_ ? "" : ", no bias");
+}
+
+template <class T>
+Conv2d<T>::Conv2d(std::size_t in_channels, std::size_t out_channels, Size2d kernel,
+                  Conv2dOptions options, std::mt19937_64& rng, bool with_bias)
+    : options_(options), has_bias_(with_bias) {
+    if (in_channels == 0 || out_channels == 0 || kernel.h == 0 || kernel.w == 0) {
+        throw ValueError(fmt::format(
+            "Conv2d: channels and kernel must be positive, got in {}, out {}, kernel {}x{}",
+            in_channels, out_channels, kernel.h, kernel.w));
+    }
+    const double bound = 1.0 / std::sqrt(static_cast<double>(in_channels * kernel.h * kernel.w));
+    weight = uniform<T>({out_channels, in_channels, kernel.h, kernel.w}, bound, rng);
+    if (with_bias) bias = uniform<T>({out_channels}, bound, rng);
+}
+
+template <class T> Tensor<T> Conv2d<T>::forward(const Tensor<T>& x) {
+    return has_bias_ ? conv2d(x, weight, bias, options_) : conv2d(x, weight, options_);
+}
+
+template <class T> std::vector<NamedParameter<T>> Conv2d<T>::named_parameters() {
+    if (!has_bias_) return {{"weight", &weight}};
+    return {{"weight", &weight}, {"bias", &bias}};
+}
+
+template <class T> std::string Conv2d<T>::describe() const {
+    const Shape w = weight.shape();
+    std::string extra;
+    if (options_.stride.h != 1 || options_.stride.w != 1)
+        extra += fmt::format(", stride {}", options_.stride.h);
+    if (options_.padding.h != 0 || options_.padding.w != 0)
+        extra += fmt::format(", padding {}", options_.padding.h);
+    if (options_.dilation.h != 1 || options_.dilation.w != 1)
+        extra += fmt::format(", dilation {}", options_.dilation.h);
+    return fmt::format("Conv2d({}, {}, {}x{}{})", w[1], w[0], w[2], w[3], extra);
+}
+
+template <class T> Tensor<T> MaxPool2d<T>::forward(const Tensor<T>& x) {
+    return max_pool2d(x, kernel_, stride_, padding_);
+}
+
+template <class T> std::string MaxPool2d<T>::describe() const {
+    return fmt::format("MaxPool2d({}x{})", kernel_.h, kernel_.w);
+}
+
+template <class T> Tensor<T> AvgPool2d<T>::forward(const Tensor<T>& x) {
+    return avg_pool2d(x, kernel_, stride_, padding_);
+}
+
+template <class T> std::string AvgPool2d<T>::describe() const {
+    return fmt::format("AvgPool2d({}x{})", kernel_.h, kernel_.w);
+}
+
+template <class T>
+BatchNorm2d<T>::BatchNorm2d(std::size_t channels, double eps, double momentum)
+    : weight(Tensor<T>::ones({channels}, true)), bias(Tensor<T>::zeros({channels}, true)),
+      running_mean(Tensor<T>::zeros({channels})), running_var(Tensor<T>::ones({channels})),
+      eps_(eps), momentum_(momentum) {}
+
+template <class T> Tensor<T> BatchNorm2d<T>::forward(const Tensor<T>& x) {
+    return batch_norm(x, weight, bias, running_mean, running_var, this->is_training(),
+                      static_cast<T>(momentum_), static_cast<T>(eps_));
+}
+
+template <class T> std::vector<NamedParameter<T>> BatchNorm2d<T>::named_parameters() {
+    return {{"weight", &weight}, {"bias", &bias}};
+}
+
+template <class T> std::vector<NamedParameter<T>> BatchNorm2d<T>::named_buffers() {
+    return {{"running_mean", &running_mean}, {"running_var", &running_var}};
+}
+
+template <class T> std::string BatchNorm2d<T>::describe() const {
+    return fmt::format("BatchNorm2d({})", weight.size());
+}
+
+template <class T> Tensor<T> Flatten<T>::forward(const Tensor<T>& x) {
+    return flatten(x);
+}
+
+template <class T> Tensor<T> Unflatten<T>::forward(const Tensor<T>& x) {
+    detail::IntegerList<std::int64_t> shape{std::int64_t(x.rank() > 0 ? x.shape()[0] : 0)};
+    shape.insert(shape.end(), shape_.begin(), shape_.end());
+    return reshape(x, shape);
+}
+
+template <class T> std::string Unflatten<T>::describe() const {
+    return fmt::format("Unflatten({})", fmt::join(shape_, "x"));
 }
 
 ActivationKind parse_activation(const std::string& name) {
@@ -144,6 +238,24 @@ template <class T> std::vector<NamedParameter<T>> Sequential<T>::named_parameter
     return all;
 }
 
+template <class T> std::vector<NamedParameter<T>> Sequential<T>::named_buffers() {
+    std::vector<NamedParameter<T>> all;
+    for (std::size_t i = 0; i < modules_.size(); ++i) {
+        for (auto& named : modules_[i]->named_buffers())
+            all.push_back({fmt::format("{}.{}", i, named.name), named.tensor});
+    }
+    return all;
+}
+
+template <class T> std::vector<NamedParameter<T>> Sequential<T>::named_state() {
+    std::vector<NamedParameter<T>> all;
+    for (std::size_t i = 0; i < modules_.size(); ++i) {
+        for (auto& named : modules_[i]->named_state())
+            all.push_back({fmt::format("{}.{}", i, named.name), named.tensor});
+    }
+    return all;
+}
+
 template <class T> void Sequential<T>::train(bool on) {
     Module<T>::train(on);
     for (auto& module : modules_) module->train(on);
@@ -173,14 +285,50 @@ Sequential<T> make_mlp(const std::vector<std::size_t>& widths, ActivationKind ac
     return model;
 }
 
+template <class T>
+Sequential<T> make_cnn(std::size_t side, std::size_t classes, ActivationKind activation,
+                       std::mt19937_64& rng, double dropout) {
+    if (side < 4 || classes == 0) {
+        throw ValueError(fmt::format(
+            "make_cnn: needs images of at least 4x4 and classes, got side {} and {} classes", side,
+            classes));
+    }
+    Sequential<T> model;
+    model.template add<Unflatten<T>>(Shape{1, side, side});
+    std::size_t channels = 1, extent = side;
+    for (std::size_t out : {32, 64}) {
+        model.template add<Conv2d<T>>(channels, out, 3, Conv2dOptions{1, 1}, rng);
+        model.template add<BatchNorm2d<T>>(out);
+        model.template add<Activation<T>>(activation);
+        model.template add<MaxPool2d<T>>(2);
+        channels = out;
+        extent /= 2;
+    }
+    model.template add<Flatten<T>>();
+    if (dropout > 0) model.template add<Dropout<T>>(dropout, rng());
+    model.template add<Linear<T>>(channels * extent * extent, 128, rng);
+    model.template add<Activation<T>>(activation);
+    if (dropout > 0) model.template add<Dropout<T>>(dropout, rng());
+    model.template add<Linear<T>>(128, classes, rng);
+    return model;
+}
+
 #define TAPEGRAD_INSTANTIATE(T)                                                                    \
     template class Module<T>;                                                                      \
     template class Linear<T>;                                                                      \
+    template class Conv2d<T>;                                                                      \
+    template class MaxPool2d<T>;                                                                   \
+    template class AvgPool2d<T>;                                                                   \
+    template class BatchNorm2d<T>;                                                                 \
+    template class Flatten<T>;                                                                     \
+    template class Unflatten<T>;                                                                   \
     template class Activation<T>;                                                                  \
     template class Dropout<T>;                                                                     \
     template class Sequential<T>;                                                                  \
     template Sequential<T> make_mlp(const std::vector<std::size_t>&, ActivationKind,               \
-                                    std::mt19937_64&, double);
+                                    std::mt19937_64&, double);                                     \
+    template Sequential<T> make_cnn(std::size_t, std::size_t, ActivationKind, std::mt19937_64&,    \
+                                    double);
 TAPEGRAD_INSTANTIATE(float)
 TAPEGRAD_INSTANTIATE(double)
 

@@ -15,7 +15,7 @@ using detail::format_shape;
 
 template <class T> void save_parameters(Module<T>& module, const std::string& path) {
     std::vector<io::NamedArray> arrays;
-    for (const auto& [name, tensor] : module.named_parameters()) {
+    for (const auto& [name, tensor] : module.named_state()) {
         arrays.push_back({name, tensor->shape(),
                           std::vector<float>(tensor->data(), tensor->data() + tensor->size())});
     }
@@ -26,7 +26,7 @@ template <class T> void load_parameters(Module<T>& module, const std::string& pa
     std::map<std::string, io::NamedArray> entries;
     for (io::NamedArray& array : io::load_npz(path)) entries.emplace(array.name, std::move(array));
 
-    auto parameters = module.named_parameters();
+    auto parameters = module.named_state();
     for (const auto& [name, tensor] : parameters) {
         const auto entry = entries.find(name);
         if (entry == entries.end()) {

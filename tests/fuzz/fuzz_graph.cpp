@@ -159,8 +159,14 @@ enum class Opcode : std::uint8_t {
     grad = 25,
     item = 26,
     detect_anomaly = 27,
+    conv2d = 28,
+    pool = 29,
+    batch_norm = 30,
+    select = 31,
+    join = 32,
+    second_order = 33,
 };
-constexpr std::size_t kOpcodeCount = static_cast<std::size_t>(Opcode::detect_anomaly) + 1;
+constexpr std::size_t kOpcodeCount = static_cast<std::size_t>(Opcode::second_order) + 1;
 
 // How `create` makes its tensor; likewise part of the corpus encoding.
 enum class Creation : std::uint8_t {
@@ -374,7 +380,80 @@ private:
         case Opcode::detect_anomaly:
             open_or_close(anomaly_scopes_);
             break;
+        case Opcode::conv2d: {
+            const Tensor x = image(operand());
+            const Tensor w = image(operand());
+            const tapegrad::Conv2dOptions options{in_.below(3), in_.below(3), in_.below(3)};
+            if (in_.flag()) {
+                const Tensor b = operand();
+                push(tapegrad::conv2d(x, w, b, options));
+            } else {
+                push(tapegrad::conv2d(x, w, options));
+            }
+            break;
         }
+        case Opcode::pool: {
+            const Tensor x = image(operand());
+            const std::size_t kernel = in_.below(4), stride = in_.below(3), padding = in_.below(3);
+            push(in_.flag() ? tapegrad::max_pool2d(x, kernel, stride, padding)
+                            : tapegrad::avg_pool2d(x, kernel, stride, padding));
+            break;
+        }
+        case Opcode::batch_norm: {
+            const Tensor x = operand();
+            const Tensor gamma = operand();
+            const Tensor beta = operand();
+            Tensor running_mean = tapegrad::Tensor<double>::zeros(in_.shape(1));
+            Tensor running_var = tapegrad::Tensor<double>::ones(running_mean.shape());
+            push(tapegrad::batch_norm(x, gamma, beta, running_mean, running_var, in_.flag()));
+            break;
+        }
+        case Opcode::select: {
+            const Tensor x = operand();
+            const int axis = in_.axis();
+            const std::size_t start = in_.below(kMaxExtent + 1), length = in_.below(kMaxExtent + 1);
+            switch (in_.below(4)) {
+            case 0:
+                push(tapegrad::narrow(x, axis, start, length));
+                break;
+            case 1:
+                push(tapegrad::select(x, axis, start));
+                break;
+            case 2:
+                push(tapegrad::index_select(x, axis, in_.labels(length)));
+                break;
+            default:
+                push(tapegrad::clamp(x, in_.real(), in_.real()));
+                break;
+            }
+            break;
+        }
+        case Opcode::join: {
+            std::vector<Tensor> parts(1 + in_.below(3));
+            for (Tensor& part : parts) part = operand();
+            const int axis = in_.axis();
+            push(in_.flag() ? tapegrad::cat(parts, axis) : tapegrad::stack(parts, axis));
+            break;
+        }
+        case Opcode::second_order: {
+            // The gradient of a sum of an operand, recorded, then differentiated again.
+            const Tensor x = operand();
+            tapegrad::GradOptions options;
+            options.create_graph = true;
+            options.allow_unused = in_.flag();
+            const std::vector<Tensor> g = tapegrad::grad(tapegrad::sum(x * x * x), {x}, options);
+            push(g[0]);
+            break;
+        }
+        }
+    }
+
+    /// `x`, or x reshaped to an image shape (N, C, H, W) read from the input.
+    Tensor image(const Tensor& x) {
+        if (!in_.flag()) return x;
+        tapegrad::Shape shape(4);
+        for (std::size_t& extent : shape) extent = in_.below(kMaxExtent + 1);
+        return tapegrad::reshape(x, shape);
     }
 
     // Opens one more scope (up to kMaxScopeDepth) or closes the innermost one.

@@ -145,6 +145,54 @@ template <class T> std::vector<OpCase<T>> op_cases() {
                          return sum_keepdims(x[0], {0, 2});
                      }});
     cases.push_back({"max axis 1", {{2, 3, 4}}, {}, [](In x) { return max(x[0], 1); }});
+    // Convolution, pooling, normalisation: stride, padding, dilation, 1x1 kernels, kernels as
+    // large as the input, odd sizes, batch 1.
+    using Conv = Conv2dOptions;
+    cases.push_back({"conv2d", {{2, 3, 5, 5}, {4, 3, 3, 3}, {4}}, {}, [](In x) {
+                         return conv2d(x[0], x[1], x[2]);
+                     }});
+    cases.push_back({"conv2d stride 2 padding 1", {{1, 2, 7, 6}, {3, 2, 3, 3}, {3}}, {}, [](In x) {
+                         return conv2d(x[0], x[1], x[2], Conv{2, 1});
+                     }});
+    cases.push_back({"conv2d dilation 2", {{2, 1, 7, 7}, {2, 1, 3, 3}}, {}, [](In x) {
+                         return conv2d(x[0], x[1], Conv{1, 0, 2});
+                     }});
+    cases.push_back({"conv2d 1x1", {{2, 3, 4, 4}, {5, 3, 1, 1}, {5}}, {}, [](In x) {
+                         return conv2d(x[0], x[1], x[2]);
+                     }});
+    cases.push_back(
+        {"conv2d kernel as large as the input", {{2, 2, 3, 3}, {4, 2, 3, 3}, {4}}, {}, [](In x) {
+             return conv2d(x[0], x[1], x[2]);
+         }});
+    cases.push_back({"conv2d rectangular", {{1, 2, 5, 4}, {2, 2, 3, 2}, {2}}, {}, [](In x) {
+                         return conv2d(x[0], x[1], x[2], Conv{{2, 1}, {1, 0}, {1, 1}});
+                     }});
+    cases.push_back({"conv2d_input_grad", {{2, 3, 3, 3}, {3, 2, 3, 3}}, {}, [](In x) {
+                         return conv2d_input_grad(x[0], x[1], {2, 2, 6, 6}, Conv{2, 1});
+                     }});
+    cases.push_back({"conv2d_weight_grad", {{2, 2, 5, 5}, {2, 3, 3, 3}}, {}, [](In x) {
+                         return conv2d_weight_grad(x[0], x[1], {3, 2, 3, 3}, Conv{2, 1});
+                     }});
+    cases.push_back({"max_pool2d", {{2, 3, 4, 4}}, {}, [](In x) { return max_pool2d(x[0], 2); }});
+    cases.push_back({"max_pool2d 3x3 stride 1 padding 1", {{1, 2, 5, 5}}, {}, [](In x) {
+                         return max_pool2d(x[0], 3, 1, 1);
+                     }});
+    cases.push_back({"avg_pool2d", {{2, 3, 4, 6}}, {}, [](In x) { return avg_pool2d(x[0], 2); }});
+    cases.push_back({"avg_pool2d 3x3 stride 2 padding 1", {{1, 2, 5, 5}}, {}, [](In x) {
+                         return avg_pool2d(x[0], 3, 2, 1);
+                     }});
+    cases.push_back({"batch_norm training", {{4, 3, 2, 2}, {3}, {3}}, {}, [](In x) {
+                         Tensor<T> mean = Tensor<T>::zeros({3}), var = Tensor<T>::ones({3});
+                         return batch_norm(x[0], x[1], x[2], mean, var, true);
+                     }});
+    cases.push_back({"batch_norm evaluation", {{2, 3, 2, 2}, {3}, {3}}, {}, [](In x) {
+                         Tensor<T> mean({3}, {0.5, -0.2, 0.1}), var({3}, {1.5, 0.7, 2.0});
+                         return batch_norm(x[0], x[1], x[2], mean, var, false);
+                     }});
+    cases.push_back({"batch_norm of rows", {{5, 4}, {4}, {4}}, {}, [](In x) {
+                         Tensor<T> mean = Tensor<T>::zeros({4}), var = Tensor<T>::ones({4});
+                         return batch_norm(x[0], x[1], x[2], mean, var, true);
+                     }});
     // Softmax family and losses.
     cases.push_back({"softmax", {{3, 5}}, {}, [](In x) { return softmax(x[0]); }});
     cases.push_back({"softmax axis 0", {{3, 5}}, {}, [](In x) { return softmax(x[0], 0); }});

@@ -88,6 +88,13 @@ template <class List> std::string braced(const List& items) {
     return text + "}";
 }
 
+/// "stride 2, padding 1, dilation 1" (pooling has no dilation).
+std::string window_text(const Conv2dOptions& w, bool dilation) {
+    std::string text =
+        "stride " + number(double(w.stride.h)) + ", padding " + number(double(w.padding.h));
+    return dilation ? text + ", dilation " + number(double(w.dilation.h)) : text;
+}
+
 std::string call(const std::string& name, const std::vector<std::string>& arguments) {
     std::string text = name + "(";
     for (std::size_t i = 0; i < arguments.size(); ++i) text += (i ? ", " : "") + arguments[i];
@@ -180,6 +187,14 @@ std::string expression(const Step& step) {
         return call("softmax_cross_entropy", {v(0), "labels " + braced(step.labels)});
     case Op::nll_loss:
         return call("nll_loss", {v(0), "labels " + braced(step.labels)});
+    case Op::conv2d:
+        return call("conv2d", {v(0), v(1), v(2), window_text(step.window, true)});
+    case Op::max_pool2d:
+    case Op::avg_pool2d:
+        return call(op_name(step.op), {v(0), "kernel " + number(double(step.kernel.h)),
+                                       window_text(step.window, false)});
+    case Op::batch_norm:
+        return call("batch_norm", {v(0), v(1), v(2), "training"});
     }
     throw std::logic_error("expression: unknown op");
 }
@@ -277,6 +292,18 @@ Tensor<double> evaluate(const Step& step, const std::vector<Tensor<double>>& val
         return nll_loss(v(0), step.labels);
     case Op::mse_loss:
         return mse_loss(v(0), v(1));
+    case Op::conv2d:
+        return conv2d(v(0), v(1), v(2), step.window);
+    case Op::max_pool2d:
+        return max_pool2d(v(0), step.kernel, step.window.stride, step.window.padding);
+    case Op::avg_pool2d:
+        return avg_pool2d(v(0), step.kernel, step.window.stride, step.window.padding);
+    case Op::batch_norm: {
+        const std::size_t channels = v(0).shape()[1];
+        Tensor<double> running_mean = Tensor<double>::zeros({channels}),
+                       running_var = Tensor<double>::ones({channels});
+        return batch_norm(v(0), v(1), v(2), running_mean, running_var, true);
+    }
     }
     throw std::logic_error("evaluate: unknown op");
 }
@@ -644,6 +671,60 @@ private:
         return add_constant(random_tensor<double>(s, rng, Domain::any, false), "normal(0, 1)");
     }
 
+    /// `v` as images (N, C, H, W): itself when of rank 4, else reshaped to one image of
+    /// C channels of H x W with H, W >= 2; nothing when its size does not allow that.
+    std::optional<Value> image_of(std::optional<Value> v) {
+        if (!v) return std::nullopt;
+        if (rank(*v) == 4) return v;
+        const std::size_t n = element_count(shape(*v));
+        std::vector<Shape> images;
+        for (std::size_t h = 2; h <= n; ++h)
+            for (std::size_t w = 2; h * w <= n; ++w)
+                if (n % (h * w) == 0 && n / (h * w) <= 3) images.push_back({1, n / (h * w), h, w});
+        if (images.empty()) return std::nullopt;
+        Step step = unary(Op::reshape, *v);
+        step.shape_argument = one_of(images);
+        return emit(std::move(step));
+    }
+
+    /// Whether the top two elements of every window that `pool` reads of `x` differ by at
+    /// least max_gap (padding, read as minus infinity, never ties).
+    bool windows_tie_free(Value x, const Step& pool) const {
+        const Shape& s = shape(x);
+        const std::vector<double> e = elements(x);
+        const std::size_t k = pool.kernel.h, stride = pool.window.stride.h,
+                          pad = pool.window.padding.h;
+        for (std::size_t plane = 0; plane < s[0] * s[1]; ++plane)
+            for (std::size_t i = 0; i + k <= s[2] + 2 * pad; i += stride)
+                for (std::size_t j = 0; j + k <= s[3] + 2 * pad; j += stride) {
+                    std::vector<double> window;
+                    for (std::size_t r = i; r < i + k; ++r)
+                        for (std::size_t c = j; c < j + k; ++c)
+                            if (r >= pad && r < s[2] + pad && c >= pad && c < s[3] + pad)
+                                window.push_back(e[(plane * s[2] + r - pad) * s[3] + c - pad]);
+                    std::sort(window.begin(), window.end(), std::greater<>());
+                    if (window.size() > 1 && window[0] - window[1] < max_gap) return false;
+                }
+        return true;
+    }
+
+    /// Whether every channel (axis 1) of `x` has a standard deviation of at least 0.2.
+    bool channels_spread(Value x) const {
+        const Shape& s = shape(x);
+        const std::vector<double> e = elements(x);
+        const std::size_t channels = s[1], inner = element_count(Shape(s.begin() + 2, s.end()));
+        for (std::size_t c = 0; c < channels; ++c) {
+            double sum = 0, squares = 0, count = 0;
+            for (std::size_t n = 0; n < s[0]; ++n)
+                for (std::size_t i = 0; i < inner; ++i) {
+                    const double v = e[(n * channels + c) * inner + i];
+                    sum += v, squares += v * v, count += 1;
+                }
+            if (squares / count - (sum / count) * (sum / count) < 0.04) return false;
+        }
+        return true;
+    }
+
     /// Emits `op` with random operands and arguments, or nothing when no value suits it.
     void try_op(Op op) {
         const auto any = [](Value) { return true; };
@@ -816,6 +897,69 @@ private:
             emit_bounded(binary(op, x, targets_for(x, false)));
             return;
         }
+        case Op::conv2d: {
+            const auto x = image_of(pick([this](Value v) { return element_count(shape(v)) >= 4; }));
+            if (!x) return;
+            const Shape& s = shape(*x);
+            Conv2dOptions window{uniform(1, 2), uniform(0, 1), uniform(1, 2)};
+            const std::size_t out = uniform(1, 3), kh = uniform(1, 3), kw = uniform(1, 3);
+            const auto extent = [](std::size_t in, std::size_t k, std::size_t stride,
+                                   std::size_t padding, std::size_t dilation) -> std::size_t {
+                const std::size_t span = dilation * (k - 1) + 1;
+                return in + 2 * padding < span ? 0 : (in + 2 * padding - span) / stride + 1;
+            };
+            const std::size_t ho = extent(s[2], kh, window.stride.h, window.padding.h,
+                                          window.dilation.h),
+                              wo = extent(s[3], kw, window.stride.w, window.padding.w,
+                                          window.dilation.w);
+            const Shape w_shape{out, s[1], kh, kw};
+            if (ho == 0 || wo == 0 || s[0] * out * ho * wo > max_value_elements ||
+                !can_add_input(w_shape))
+                return;
+            const Value w = add_input(w_shape, Domain::any);
+            const Value b = can_add_input({out})
+                                ? add_input({out}, Domain::any)
+                                : add_constant(Tensor<double>::zeros({out}), "zeros");
+            Step step;
+            step.op = op;
+            step.operands = {*x, w, b};
+            step.window = window;
+            emit_bounded(std::move(step));
+            return;
+        }
+        case Op::max_pool2d:
+        case Op::avg_pool2d: {
+            const auto x = image_of(pick([this](Value v) { return element_count(shape(v)) >= 4; }));
+            if (!x) return;
+            const Shape& s = shape(*x);
+            const std::size_t kernel = uniform(1, std::min<std::size_t>(3, std::min(s[2], s[3])));
+            Step step = unary(op, *x);
+            step.kernel = kernel;
+            step.window.stride = uniform(1, kernel);
+            step.window.padding = uniform(0, kernel / 2);
+            if (op == Op::max_pool2d && !windows_tie_free(*x, step)) return;
+            emit_bounded(std::move(step));
+            return;
+        }
+        case Op::batch_norm: {
+            // Rows (N, C) or images, with every channel spread out: a near-constant channel
+            // has a near-zero variance, whose gradient finite differences cannot follow.
+            const auto x = pick([this](Value v) {
+                return (rank(v) == 2 || rank(v) == 4) && shape(v)[0] >= 2 && channels_spread(v);
+            });
+            if (!x) return;
+            const std::size_t channels = shape(*x)[1];
+            const Value gamma = can_add_input({channels})
+                                    ? add_input({channels}, Domain::away_from_zero)
+                                    : add_constant(Tensor<double>::ones({channels}), "ones");
+            const Value beta = can_add_input({channels})
+                                   ? add_input({channels}, Domain::any)
+                                   : add_constant(Tensor<double>::zeros({channels}), "zeros");
+            Step step = binary(op, *x, gamma);
+            step.operands.push_back(beta);
+            emit_bounded(std::move(step));
+            return;
+        }
         case Op::input:
         case Op::constant:
             break;
@@ -940,6 +1084,14 @@ std::string op_name(Op op) {
         return "softmax_cross_entropy labels";
     case Op::nll_loss:
         return "nll_loss";
+    case Op::conv2d:
+        return "conv2d";
+    case Op::max_pool2d:
+        return "max_pool2d";
+    case Op::avg_pool2d:
+        return "avg_pool2d";
+    case Op::batch_norm:
+        return "batch_norm";
     case Op::mse_loss:
         return "mse_loss";
     }

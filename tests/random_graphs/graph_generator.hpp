@@ -61,6 +61,10 @@ enum class Op {
     softmax_cross_entropy_targets,
     softmax_cross_entropy_labels,
     nll_loss,
+    conv2d,     // with a bias; stride, padding, dilation in Step::window
+    max_pool2d, // kernel in Step::kernel, stride and padding in Step::window
+    avg_pool2d,
+    batch_norm, // training mode, fresh running statistics: (x, gamma, beta)
     mse_loss,
 };
 
@@ -79,8 +83,10 @@ struct Step {
     bool keepdims = false;
     Shape shape_argument; // reshape: the new shape; permute: the permutation
     Labels labels;
-    Shape shape;      // the value's shape
-    std::string note; // input and constant: how their values were drawn
+    Size2d kernel;        // pooling
+    Conv2dOptions window; // convolution: stride, padding, dilation; pooling: stride, padding
+    Shape shape;          // the value's shape
+    std::string note;     // input and constant: how their values were drawn
 };
 
 struct Program {

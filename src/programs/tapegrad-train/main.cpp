@@ -116,9 +116,12 @@ int run(const Options& options) {
 
     nn::save_parameters(trainer.model(), parameters);
     const std::string dataset = std::filesystem::path(options.data_dir).filename().string();
+    const std::string model = options.model == "cnn"
+                                  ? "CNN"
+                                  : fmt::format("MLP {}-{}-{}", data.train.features,
+                                                fmt::join(options.hidden, "-"), classes);
     write_training_plot(plot, history,
-                        fmt::format("tapegrad: MLP {}-{}-{} ({}, {}) on {}", data.train.features,
-                                    fmt::join(options.hidden, "-"), classes, options.activation,
+                        fmt::format("tapegrad: {} ({}, {}) on {}", model, options.activation,
                                     options.optimizer, dataset));
     const double test_accuracy = history.empty() ? 0 : history.back().test_accuracy;
     fmt::print("final test accuracy {:.2f}% in {:.1f} s total\nwrote {}, {}, {}\n",

@@ -57,6 +57,10 @@ Options parse_options(int argc, const char* const* argv) {
         {"--data", [&](const std::string& v) { o.data_dir = v; }},
         {"--out", [&](const std::string& v) { o.output_dir = v; }},
         {"--hidden", [&](const std::string& v) { o.hidden = parse_widths("--hidden", v); }},
+        {"--model",
+         [&](const std::string& v) {
+             o.model = one_of("--model", v, {"mlp", "cnn"});
+         }},
         {"--activation",
          [&](const std::string& v) {
              o.activation =
@@ -137,7 +141,8 @@ Data and outputs
   --train-limit N       use only the first N training images (0: all) [0]
   --test-limit N        use only the first N test images (0: all) [0]
 Model
-  --hidden W1,W2,...    hidden layer widths [{}]
+  --model NAME          mlp, or cnn (two convolution blocks, see README) [{}]
+  --hidden W1,W2,...    hidden layer widths of the mlp [{}]
   --activation NAME     relu, leaky_relu, elu, tanh, sigmoid [{}]
   --dropout P           dropout after each hidden layer [{}]
 Training
@@ -156,9 +161,9 @@ Checks and reuse
   --eval FILE           only evaluate the parameters in FILE on the test set
   -h, --help            this text
 )",
-        d.data_dir, d.output_dir, fmt::join(d.hidden, ","), d.activation, d.dropout, d.optimizer,
-        d.learning_rate, d.schedule, d.momentum, d.weight_decay, d.batch_size, d.epochs, d.seed,
-        d.threads);
+        d.data_dir, d.output_dir, d.model, fmt::join(d.hidden, ","), d.activation, d.dropout,
+        d.optimizer, d.learning_rate, d.schedule, d.momentum, d.weight_decay, d.batch_size,
+        d.epochs, d.seed, d.threads);
 }
 
 } // namespace tapegrad::train

@@ -10,6 +10,7 @@ namespace tapegrad::train {
 struct Options {
     std::string data_dir = "/usr/share/datasets/fashion-mnist";
     std::string output_dir = "runs/fashion-mnist";
+    std::string model = "mlp"; // mlp, cnn
     std::vector<std::size_t> hidden{256, 128};
     std::string activation = "relu";
     std::string optimizer = "adam"; // adam, adamw, sgd

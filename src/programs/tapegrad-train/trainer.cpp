@@ -1,5 +1,6 @@
 #include "trainer.hpp"
 
+#include "tapegrad/errors.hpp"
 #include "tapegrad/grad_mode.hpp"
 #include "tapegrad/ops.hpp"
 #include "tapegrad/xtensor.hpp"
@@ -7,6 +8,7 @@
 #include <xtensor/xadapt.hpp>
 
 #include <algorithm>
+#include <cmath>
 
 namespace tapegrad::train {
 
@@ -18,6 +20,22 @@ std::vector<std::size_t> layer_widths(const Options& options, std::size_t featur
     widths.insert(widths.end(), options.hidden.begin(), options.hidden.end());
     widths.push_back(classes);
     return widths;
+}
+
+template <class T>
+nn::Sequential<T> make_model(const Options& options, std::size_t features, std::size_t classes,
+                             std::mt19937_64& rng) {
+    if (options.model == "cnn") {
+        const auto side = static_cast<std::size_t>(std::lround(std::sqrt(double(features))));
+        if (side * side != features) {
+            throw ValueError(
+                fmt::format("--model cnn: {} features are not a square image", features));
+        }
+        return nn::make_cnn<T>(side, classes, nn::parse_activation(options.activation), rng,
+                               options.dropout);
+    }
+    return nn::make_mlp<T>(layer_widths(options, features, classes),
+                           nn::parse_activation(options.activation), rng, options.dropout);
 }
 
 std::unique_ptr<optim::Optimizer<float>> make_optimizer(const Options& o,
@@ -68,8 +86,7 @@ std::size_t correct_predictions(const Tensor<float>& logits,
 Trainer::Trainer(const Options& options, std::size_t features, std::size_t classes)
     : schedule_(make_schedule(options)) {
     std::mt19937_64 rng(options.seed);
-    model_ = nn::make_mlp<float>(layer_widths(options, features, classes),
-                                 nn::parse_activation(options.activation), rng, options.dropout);
+    model_ = make_model<float>(options, features, classes, rng);
     optimizer_ = make_optimizer(options, model_.parameters());
 }
 
@@ -101,7 +118,7 @@ Evaluation Trainer::train_epoch(int epoch, data::BatchLoader& loader, const Step
 Evaluation Trainer::evaluate(const data::LabeledImages& set) {
     model_.eval();
     NoGrad no_grad;
-    data::BatchLoader loader(set, 1000, false, 0);
+    data::BatchLoader loader(set, 256, false, 0);
     loader.start_epoch();
     data::Batch batch;
     double loss_sum = 0;
@@ -119,15 +136,23 @@ Evaluation Trainer::evaluate(const data::LabeledImages& set) {
 GradcheckResult check_model_gradients(nn::Sequential<float>& model, const Options& options,
                                       const data::LabeledImages& set, std::size_t rows,
                                       std::size_t elements_per_parameter) {
-    // The same architecture in double, without dropout; its own initial values are
-    // replaced by the float model's below, so the generator's seed does not matter.
+    // The same architecture in double, in evaluation mode (no dropout; batch normalisation
+    // with the running statistics, so that every row's loss depends on its own image only);
+    // its own initial values are replaced by the float model's below.
     std::mt19937_64 placeholder_init(0);
     const std::size_t classes = model.named_parameters().back().tensor->shape()[0];
     nn::Sequential<double> copy =
-        nn::make_mlp<double>(layer_widths(options, set.features, classes),
-                             nn::parse_activation(options.activation), placeholder_init);
+        make_model<double>(options, set.features, classes, placeholder_init);
+    copy.eval();
     auto source = model.named_parameters();
     auto target = copy.named_parameters();
+    auto source_buffers = model.named_buffers();
+    auto target_buffers = copy.named_buffers();
+    for (std::size_t k = 0; k < source_buffers.size(); ++k) {
+        const Tensor<float>& b = *source_buffers[k].tensor;
+        *target_buffers[k].tensor =
+            Tensor<double>(b.shape(), std::vector<double>(b.data(), b.data() + b.size()));
+    }
     std::vector<Tensor<double>> inputs;
     for (std::size_t k = 0; k < source.size(); ++k) {
         const Tensor<float>& p = *source[k].tensor;
