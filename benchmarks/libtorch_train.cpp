@@ -48,13 +48,11 @@ int main(int argc, char** argv) {
     torch::manual_seed(1);
 
     using namespace tapegrad::data;
-    const ImageClassificationSet raw = load_mnist_format(data_dir);
-    LabeledImages train = to_labeled_images(raw.train_images, raw.train_labels, 10);
-    LabeledImages test = to_labeled_images(raw.test_images, raw.test_labels, 10);
-    const Normalization normalization = fit_normalization(train);
-    normalize(train, normalization);
-    normalize(test, normalization);
-    const torch::Tensor test_x = rows_of(test.pixels, test.count, test.features);
+    ImageClassificationSet raw = load_mnist_format(data_dir);
+    LabeledImages train = to_labeled_images(std::move(raw.train_images), raw.train_labels, 10);
+    LabeledImages test = to_labeled_images(std::move(raw.test_images), raw.test_labels, 10);
+    train.normalization = test.normalization = fit_normalization(train);
+    const torch::Tensor test_x = rows_of(test.rows(0, test.count), test.count, test.features);
     const torch::Tensor test_y = labels_of(test.labels);
 
     // torch::nn's default initialisation is the rule tapegrad's layers follow. The CNN is

@@ -38,13 +38,13 @@ int main(int argc, char** argv) {
     const std::size_t train_images = argc > 3 ? std::stoul(argv[3]) : 0; // 0: all
 
     // 1. Data: plain float arrays, normalised with the training set's statistics.
-    const data::ImageClassificationSet raw = data::load_mnist_format(data_dir);
-    data::LabeledImages train = data::to_labeled_images(raw.train_images, raw.train_labels, 10);
-    data::LabeledImages test = data::to_labeled_images(raw.test_images, raw.test_labels, 10);
-    const data::Normalization normalization = data::fit_normalization(train);
-    data::normalize(train, normalization);
-    data::normalize(test, normalization);
-    train = data::take_first(train, train_images);
+    data::ImageClassificationSet raw = data::load_mnist_format(data_dir);
+    data::LabeledImages train =
+        data::to_labeled_images(std::move(raw.train_images), raw.train_labels, 10);
+    data::LabeledImages test =
+        data::to_labeled_images(std::move(raw.test_images), raw.test_labels, 10);
+    train.normalization = test.normalization = data::fit_normalization(train); // the training set's
+    data::keep_first(train, train_images);
 
     // 2. The model: 784-256-128-10 with ReLU, and its optimizer.
     std::mt19937_64 rng(1);

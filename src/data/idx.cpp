@@ -57,9 +57,11 @@ std::string join_dims(const std::vector<std::size_t>& shape) {
     return text.str();
 }
 
-// Parses with `context` ("operation: source") as the prefix of every error message, so that
-// read_idx and parse_idx report under their own names.
-IdxArray parse(const std::uint8_t* bytes, std::size_t size, const std::string& context) {
+// Checks the header and returns the shape in an array without values, and the header's
+// size. `context` ("operation: source") prefixes every error message, so that read_idx and
+// parse_idx report under their own names.
+std::pair<IdxArray, std::size_t> parse_header(const std::uint8_t* bytes, std::size_t size,
+                                              const std::string& context) {
     if (size < 4) {
         throw FormatError(context + ": an IDX header needs at least 4 bytes, file has " +
                           std::to_string(size));
@@ -108,8 +110,22 @@ IdxArray parse(const std::uint8_t* bytes, std::size_t size, const std::string& c
                           std::to_string(data_size) +
                           (data_size < count ? " (truncated)" : " (trailing bytes)"));
     }
+    return {std::move(array), header_size};
+}
+
+IdxArray parse(const std::uint8_t* bytes, std::size_t size, const std::string& context) {
+    auto [array, header_size] = parse_header(bytes, size, context);
     array.values.assign(bytes + header_size, bytes + size);
-    return array;
+    return std::move(array);
+}
+
+// The same on a buffer it may take over: the data moves to the front in place, so a large
+// file is held once.
+IdxArray parse(std::vector<std::uint8_t>&& contents, const std::string& context) {
+    auto [array, header_size] = parse_header(contents.data(), contents.size(), context);
+    contents.erase(contents.begin(), contents.begin() + static_cast<std::ptrdiff_t>(header_size));
+    array.values = std::move(contents);
+    return std::move(array);
 }
 
 // Owns a zlib inflate stream so it is released on every exit path.
@@ -141,6 +157,14 @@ std::vector<std::uint8_t> gunzip(const std::vector<std::uint8_t>& compressed,
     InflateStream inflater(context);
     z_stream& stream = inflater.stream;
     std::vector<std::uint8_t> output;
+    // The trailer's last four bytes give the (last member's) size modulo 2^32: room for it
+    // up front spares the copies of a growing buffer when, as usual, there is one member.
+    if (compressed.size() >= 18) {
+        const std::uint8_t* t = compressed.data() + compressed.size() - 4;
+        const std::size_t expected = std::size_t{t[0]} | std::size_t{t[1]} << 8 |
+                                     std::size_t{t[2]} << 16 | std::size_t{t[3]} << 24;
+        if (expected <= kMaxDecompressedBytes) output.reserve(expected);
+    }
     std::size_t consumed = 0; // input bytes handed to zlib so far
     for (;;) {
         if (stream.avail_in == 0 && consumed < compressed.size()) {
@@ -153,7 +177,8 @@ std::vector<std::uint8_t> gunzip(const std::vector<std::uint8_t>& compressed,
         if (stream.avail_out == 0) {
             // One byte beyond the cap lets an over-long stream be detected below.
             const std::size_t grown =
-                std::min(std::max(kFirstOutputChunk, 2 * output.size()), kMaxDecompressedBytes + 1);
+                std::min(std::max({kFirstOutputChunk, 2 * output.size(), output.capacity()}),
+                         kMaxDecompressedBytes + 1);
             const std::size_t produced = output.size();
             output.resize(grown);
             stream.next_out = output.data() + produced;
@@ -197,10 +222,8 @@ IdxArray parse_idx(const std::uint8_t* bytes, std::size_t size, const std::strin
 IdxArray read_idx(const std::string& path) {
     const std::string context = "read_idx: " + path;
     std::vector<std::uint8_t> contents = io::read_file(path, context);
-    if (is_gzip(contents)) {
-        contents = gunzip(contents, context);
-    }
-    return parse(contents.data(), contents.size(), context);
+    if (is_gzip(contents)) contents = gunzip(contents, context);
+    return parse(std::move(contents), context);
 }
 
 ImageClassificationSet load_mnist_format(const std::string& directory) {

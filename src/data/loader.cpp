@@ -10,8 +10,7 @@
 
 namespace tapegrad::data {
 
-LabeledImages to_labeled_images(const IdxArray& images, const IdxArray& labels,
-                                std::size_t classes) {
+LabeledImages to_labeled_images(IdxArray images, const IdxArray& labels, std::size_t classes) {
     if (labels.shape.size() != 1) {
         throw FormatError(fmt::format("to_labeled_images: labels must have rank 1, got rank {}",
                                       labels.shape.size()));
@@ -22,11 +21,9 @@ LabeledImages to_labeled_images(const IdxArray& images, const IdxArray& labels,
                                       labels.shape[0]));
     }
     LabeledImages set;
-    set.count = images.shape[0];
+    set.count = image_count;
     set.features = set.count ? images.values.size() / set.count : 0;
-    set.pixels.resize(images.values.size());
-    std::transform(images.values.begin(), images.values.end(), set.pixels.begin(),
-                   [](std::uint8_t v) { return static_cast<float>(v) / 255.0f; });
+    set.pixels = std::move(images.values);
     set.labels.resize(set.count);
     for (std::size_t i = 0; i < set.count; ++i) {
         if (labels.values[i] >= classes) {
@@ -39,31 +36,38 @@ LabeledImages to_labeled_images(const IdxArray& images, const IdxArray& labels,
     return set;
 }
 
-LabeledImages take_first(const LabeledImages& set, std::size_t count) {
-    if (count == 0 || count >= set.count) return set;
-    LabeledImages subset;
-    subset.count = count;
-    subset.features = set.features;
-    subset.pixels.assign(set.pixels.begin(),
-                         set.pixels.begin() + static_cast<std::ptrdiff_t>(count * set.features));
-    subset.labels.assign(set.labels.begin(),
-                         set.labels.begin() + static_cast<std::ptrdiff_t>(count));
-    return subset;
+namespace {
+/// (byte / 255 - mean) / std for `count` bytes.
+void normalized(const std::uint8_t* bytes, std::size_t count, const Normalization& n, float* out) {
+    const float scale = 1.0f / (255.0f * n.std), shift = n.mean / n.std;
+    for (std::size_t i = 0; i < count; ++i) out[i] = float(bytes[i]) * scale - shift;
+}
+} // namespace
+
+std::vector<float> LabeledImages::rows(std::size_t first, std::size_t rows) const {
+    std::vector<float> values(rows * features);
+    normalized(pixels.data() + first * features, values.size(), normalization, values.data());
+    return values;
+}
+
+void keep_first(LabeledImages& set, std::size_t count) {
+    if (count == 0 || count >= set.count) return;
+    set.count = count;
+    set.pixels.resize(count * set.features);
+    set.labels.resize(count);
 }
 
 Normalization fit_normalization(const LabeledImages& set) {
     if (set.pixels.empty()) return {};
     double sum = 0, sum_of_squares = 0;
-    for (float v : set.pixels) sum += v, sum_of_squares += double(v) * v;
+    for (std::uint8_t byte : set.pixels) {
+        const double v = byte / 255.0;
+        sum += v, sum_of_squares += v * v;
+    }
     const double n = static_cast<double>(set.pixels.size());
     const double mean = sum / n;
     const double variance = std::max(sum_of_squares / n - mean * mean, 1e-12);
     return {static_cast<float>(mean), static_cast<float>(std::sqrt(variance))};
-}
-
-void normalize(LabeledImages& set, Normalization normalization) {
-    const float scale = 1.0f / normalization.std;
-    for (float& v : set.pixels) v = (v - normalization.mean) * scale;
 }
 
 BatchLoader::BatchLoader(const LabeledImages& set, std::size_t batch_size, bool shuffle,
@@ -96,9 +100,8 @@ bool BatchLoader::next(Batch& batch) {
     batch.labels.resize(rows);
     for (std::size_t r = 0; r < rows; ++r) {
         const std::size_t example = order_[position_ + r];
-        std::copy_n(set_.pixels.begin() + static_cast<std::ptrdiff_t>(example * set_.features),
-                    set_.features,
-                    batch.inputs.begin() + static_cast<std::ptrdiff_t>(r * set_.features));
+        normalized(set_.pixels.data() + example * set_.features, set_.features, set_.normalization,
+                   batch.inputs.data() + r * set_.features);
         batch.labels[r] = set_.labels[example];
     }
     position_ += rows;

@@ -40,11 +40,14 @@ std::vector<std::size_t> epoch_order(BatchLoader& loader,
     return order;
 }
 
-TEST(Loader, PixelsAreScaledToTheUnitInterval) {
+TEST(Loader, PixelsStayBytesAndRowsAreScaledToTheUnitInterval) {
     const LabeledImages set = numbered_images(4);
     EXPECT_EQ(set.count, 4u);
     EXPECT_EQ(set.features, 4u);
-    EXPECT_FLOAT_EQ(set.pixels[3 * 4], 3.0f / 255.0f);
+    EXPECT_EQ(set.pixels.size(), 16u);
+    EXPECT_EQ(set.pixels[3 * 4], 3);
+    EXPECT_FLOAT_EQ(set.rows(3, 1)[0], 3.0f / 255.0f);
+    EXPECT_EQ(set.rows(1, 2).size(), 8u);
 }
 
 TEST(Loader, EveryExampleOnceAnEpochInASeededOrder) {
@@ -65,22 +68,32 @@ TEST(Loader, EveryExampleOnceAnEpochInASeededOrder) {
     EXPECT_EQ(epoch_order(in_order), all); // no shuffling: file order
 }
 
-TEST(Loader, NormalisationGivesZeroMeanUnitStd) {
+TEST(Loader, NormalisationGivesZeroMeanUnitStdToTheRowsAndBatches) {
     LabeledImages set = numbered_images(50);
-    normalize(set, fit_normalization(set));
-    const double n = double(set.pixels.size());
-    const double mean = std::accumulate(set.pixels.begin(), set.pixels.end(), 0.0) / n;
+    set.normalization = fit_normalization(set);
+    const std::vector<float> rows = set.rows(0, set.count);
+    const double n = double(rows.size());
+    const double mean = std::accumulate(rows.begin(), rows.end(), 0.0) / n;
     double squares = 0;
-    for (float v : set.pixels) squares += (v - mean) * (v - mean);
+    for (float v : rows) squares += (v - mean) * (v - mean);
     EXPECT_NEAR(mean, 0.0, 1e-6);
     EXPECT_NEAR(std::sqrt(squares / n), 1.0, 1e-5);
+    BatchLoader loader(set, 50, false, 0);
+    Batch batch;
+    loader.start_epoch();
+    ASSERT_TRUE(loader.next(batch));
+    EXPECT_EQ(batch.inputs, rows);
 }
 
-TEST(Loader, TakeFirst) {
-    const LabeledImages set = take_first(numbered_images(10), 3);
+TEST(Loader, KeepFirst) {
+    LabeledImages set = numbered_images(10);
+    keep_first(set, 3);
     EXPECT_EQ(set.count, 3u);
+    EXPECT_EQ(set.pixels.size(), 12u);
     EXPECT_EQ(set.labels, (std::vector<std::int64_t>{0, 1, 2}));
-    EXPECT_EQ(take_first(numbered_images(10), 0).count, 10u);
+    LabeledImages all = numbered_images(10);
+    keep_first(all, 0);
+    EXPECT_EQ(all.count, 10u);
 }
 
 TEST(Loader, ErrorsNameTheProblem) {

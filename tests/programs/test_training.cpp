@@ -58,9 +58,7 @@ protected:
         const data::ImageClassificationSet raw = data::load_mnist_format(dir_.string());
         train_ = data::to_labeled_images(raw.train_images, raw.train_labels, classes);
         test_ = data::to_labeled_images(raw.test_images, raw.test_labels, classes);
-        const data::Normalization normalization = data::fit_normalization(train_);
-        data::normalize(train_, normalization);
-        data::normalize(test_, normalization);
+        train_.normalization = test_.normalization = data::fit_normalization(train_);
         options_.hidden = {32};
         options_.batch_size = 32;
         options_.epochs = 3;

@@ -1,5 +1,7 @@
 #pragma once
-// Images and labels as plain float arrays, normalisation, and seeded mini-batches.
+// Images and labels, normalisation, and seeded mini-batches. The pixels stay bytes, as the
+// files hold them; a batch turns its rows into normalised floats when it is made, so a
+// dataset costs one byte per pixel.
 
 #include "tapegrad/data/idx.hpp"
 
@@ -10,28 +12,31 @@
 
 namespace tapegrad::data {
 
-/// `count` images of `features` pixels each, row-major, with one class label each.
-struct LabeledImages {
-    std::size_t count = 0, features = 0;
-    std::vector<float> pixels; // count x features
-    std::vector<std::int64_t> labels;
-};
-
-/// Pixels scaled to [0, 1]. Throws FormatError when the counts disagree or a label is not
-/// below `classes`.
-LabeledImages to_labeled_images(const IdxArray& images, const IdxArray& labels,
-                                std::size_t classes);
-
-/// The first `count` examples (all when count is 0 or larger than the set).
-LabeledImages take_first(const LabeledImages& set, std::size_t count);
-
+/// A pixel's value as a float: x = byte / 255, then (x - mean) / std.
 struct Normalization {
     float mean = 0, std = 1;
 };
-/// Mean and standard deviation of all pixels of `set`.
+
+/// `count` images of `features` pixels each, row-major, with one class label each.
+struct LabeledImages {
+    std::size_t count = 0, features = 0;
+    std::vector<std::uint8_t> pixels; // count x features, as read
+    std::vector<std::int64_t> labels;
+    Normalization normalization; // applied to the rows that batches read
+
+    /// Rows [first, first + rows) as normalised floats, row-major.
+    std::vector<float> rows(std::size_t first, std::size_t rows) const;
+};
+
+/// Takes over the image bytes. Throws FormatError when the counts disagree or a label is not
+/// below `classes`.
+LabeledImages to_labeled_images(IdxArray images, const IdxArray& labels, std::size_t classes);
+
+/// Keeps the first `count` examples (all when count is 0 or larger than the set).
+void keep_first(LabeledImages& set, std::size_t count);
+
+/// Mean and standard deviation of all pixels of `set`, as floats in [0, 1].
 Normalization fit_normalization(const LabeledImages& set);
-/// (x - mean) / std for every pixel.
-void normalize(LabeledImages& set, Normalization normalization);
 
 struct Batch {
     std::size_t rows = 0, features = 0;

@@ -36,14 +36,12 @@ struct Data {
 /// Loads the dataset, normalised with the statistics of the full training set (so that a
 /// parameter file evaluates the same whatever --train-limit was used).
 Data load_data(const Options& options) {
-    const data::ImageClassificationSet raw = data::load_mnist_format(options.data_dir);
-    Data d{data::to_labeled_images(raw.train_images, raw.train_labels, classes),
-           data::to_labeled_images(raw.test_images, raw.test_labels, classes)};
-    const data::Normalization normalization = data::fit_normalization(d.train);
-    data::normalize(d.train, normalization);
-    data::normalize(d.test, normalization);
-    d.train = data::take_first(d.train, options.train_limit);
-    d.test = data::take_first(d.test, options.test_limit);
+    data::ImageClassificationSet raw = data::load_mnist_format(options.data_dir);
+    Data d{data::to_labeled_images(std::move(raw.train_images), raw.train_labels, classes),
+           data::to_labeled_images(std::move(raw.test_images), raw.test_labels, classes)};
+    d.train.normalization = d.test.normalization = data::fit_normalization(d.train);
+    data::keep_first(d.train, options.train_limit);
+    data::keep_first(d.test, options.test_limit);
     return d;
 }
 

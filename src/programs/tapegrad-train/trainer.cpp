@@ -160,7 +160,7 @@ GradcheckResult check_model_gradients(nn::Sequential<float>& model, const Option
     }
 
     rows = std::min(rows, set.count);
-    const Tensor<double> x = batch_tensor<double>(set.pixels, rows, set.features);
+    const Tensor<double> x = batch_tensor<double>(set.rows(0, rows), rows, set.features);
     const Labels labels(set.labels.begin(), set.labels.begin() + std::ptrdiff_t(rows));
     GradcheckOptions check;
     check.max_elements_per_input = elements_per_parameter;
