@@ -13,7 +13,9 @@ set -euo pipefail
 # One package a line: its group, then what it gives the build: CMake packages (find_package),
 # imported targets and programs (find_program). scripts/check-deps.sh fails when a CMake file
 # uses a name that no line here provides. (Debian's oneDNN package finds OpenCL when it is
-# found itself, though it only recommends the package.)
+# found itself, though it only recommends the package. Debian's libzip CMake package fails
+# unless the zipcmp, zipmerge and ziptool programs are installed, though libzip-dev does not
+# depend on their packages.)
 table='
 cmake                   build  cmake ctest
 g++                     build  g++ OpenMP OpenMP::OpenMP_CXX
@@ -26,6 +28,10 @@ libdnnl-dev             build  dnnl DNNL::dnnl
 ocl-icd-opencl-dev      build  OpenCL
 libfmt-dev              build  fmt fmt::fmt
 zlib1g-dev              build  ZLIB ZLIB::ZLIB
+libzip-dev              build  libzip libzip::zip
+zipcmp                  build
+zipmerge                build
+ziptool                 build
 dataset-fashion-mnist   train
 libgtest-dev            test   GTest GTest::gtest GTest::gtest_main
 libgmock-dev            test   GTest::gmock GTest::gmock_main

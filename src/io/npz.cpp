@@ -1,20 +1,23 @@
 #include "tapegrad/io/npz.hpp"
 
-#include "io/file_bytes.hpp"
 #include "tapegrad/errors.hpp"
 
-#include <zlib.h>
+#include <zip.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <new>
 #include <set>
+#include <stdexcept>
+#include <type_traits>
 #include <utility>
 
 namespace tapegrad::io {
@@ -25,25 +28,24 @@ namespace {
 constexpr char kNpyMagic[] = "\x93NUMPY";
 constexpr std::size_t kNpyMagicSize = sizeof kNpyMagic - 1;
 constexpr std::size_t kNpyAlignment = 64; // NumPy aligns the data of every .npy to 64 bytes
-constexpr std::size_t kFloatBytes = 4;
 
-// ZIP record signatures and fixed sizes (PKWARE APPNOTE, sections 4.3.7, 4.3.12, 4.3.16).
-constexpr std::uint32_t kLocalHeaderSignature = 0x04034b50;
-constexpr std::uint32_t kCentralHeaderSignature = 0x02014b50;
-constexpr std::uint32_t kEndRecordSignature = 0x06054b50;
-constexpr std::size_t kLocalHeaderSize = 30;
-constexpr std::size_t kCentralHeaderSize = 46;
-constexpr std::size_t kEndRecordSize = 22;
-constexpr std::uint16_t kMethodStored = 0;
-constexpr std::uint16_t kMethodDeflated = 8;
-constexpr std::uint16_t kFlagEncrypted = 1 << 0;
-constexpr std::uint16_t kFlagUtf8Name = 1 << 11;
-// Without zip64, sizes and offsets are 32-bit and 0xffffffff marks a zip64 value.
-constexpr std::uint64_t kZip64Marker = 0xffffffff;
-constexpr std::size_t kMaxEntries = 0xffff;
-// No deflate stream expands by more than this (a 258-byte match per 2 bits of input), so a
-// larger claimed size is corrupt and must not drive an allocation.
-constexpr std::uint64_t kMaxDeflateRatio = 1032;
+struct DTypeInfo {
+    const char* descr;
+    const char* name;
+    std::size_t size; // bytes per element
+};
+
+// Indexed by DType, which follows the alternatives of NamedArray::Values.
+constexpr DTypeInfo kDTypes[] = {
+    {"<f4", "float32", 4}, {"<f8", "float64", 8}, {"<i8", "int64", 8}, {"|u1", "uint8", 1}};
+static_assert(std::size(kDTypes) == std::variant_size_v<NamedArray::Values>);
+
+const DTypeInfo& info(DType dtype) {
+    const auto index = static_cast<std::size_t>(dtype);
+    // A variant left valueless by an exception has no dtype; report it as invalid.
+    static constexpr DTypeInfo kInvalid{"?", "invalid", 0};
+    return index < std::size(kDTypes) ? kDTypes[index] : kInvalid;
+}
 
 std::string shape_text(const std::vector<std::size_t>& shape) {
     std::string text = "(";
@@ -73,29 +75,61 @@ bool element_count(const std::vector<std::size_t>& shape, std::size_t& count) {
     return true;
 }
 
-void append_u16(std::string& out, std::uint16_t value) {
-    out += static_cast<char>(value & 0xff);
-    out += static_cast<char>(value >> 8);
+// The unsigned integer as wide as T, through which values are (de)serialised byte by byte so
+// that files are little-endian whatever the host's byte order.
+template <class T>
+using Bits = std::conditional_t<sizeof(T) == 1, std::uint8_t,
+                                std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>;
+
+template <class T> void append_little_endian(std::string& out, const std::vector<T>& values) {
+    const std::size_t start = out.size();
+    out.resize(start + sizeof(T) * values.size());
+    char* at = &out[start];
+    for (const T value : values) {
+        Bits<T> bits;
+        std::memcpy(&bits, &value, sizeof(T));
+        for (std::size_t byte = 0; byte < sizeof(T); ++byte) {
+            *at++ = static_cast<char>(bits >> (8 * byte));
+        }
+    }
 }
 
-void append_u32(std::string& out, std::uint32_t value) {
-    append_u16(out, static_cast<std::uint16_t>(value & 0xffff));
-    append_u16(out, static_cast<std::uint16_t>(value >> 16));
+template <class T> std::vector<T> from_little_endian(const std::uint8_t* data, std::size_t count) {
+    std::vector<T> values(count);
+    for (T& value : values) {
+        Bits<T> bits = 0;
+        for (std::size_t byte = 0; byte < sizeof(T); ++byte) {
+            bits |= static_cast<Bits<T>>(Bits<T>{*data++} << (8 * byte));
+        }
+        std::memcpy(&value, &bits, sizeof(T));
+    }
+    return values;
 }
 
-std::uint16_t read_u16(const std::uint8_t* at) {
-    return static_cast<std::uint16_t>(at[0] | at[1] << 8);
+NamedArray::Values read_values(DType dtype, const std::uint8_t* data, std::size_t count) {
+    switch (dtype) {
+    case DType::float32:
+        return from_little_endian<float>(data, count);
+    case DType::float64:
+        return from_little_endian<double>(data, count);
+    case DType::int64:
+        return from_little_endian<std::int64_t>(data, count);
+    case DType::uint8:
+        return from_little_endian<std::uint8_t>(data, count);
+    }
+    throw std::logic_error("read_values: unknown dtype");
 }
 
-std::uint32_t read_u32(const std::uint8_t* at) {
-    return static_cast<std::uint32_t>(read_u16(at)) | static_cast<std::uint32_t>(read_u16(at + 2))
-                                                          << 16;
+std::size_t read_u16(const std::uint8_t* at) {
+    return at[0] | std::size_t{at[1]} << 8;
 }
 
-std::string hex32(std::uint32_t value) {
-    char text[16];
-    std::snprintf(text, sizeof text, "0x%08x", static_cast<unsigned>(value));
-    return text;
+std::size_t read_u32(const std::uint8_t* at) {
+    return read_u16(at) | read_u16(at + 2) << 16;
+}
+
+std::string entry_context(const std::string& prefix, const std::string& name) {
+    return prefix + ": entry '" + name + "'";
 }
 
 // ---- NPY header parsing --------------------------------------------------------------------
@@ -246,7 +280,7 @@ private:
     std::size_t position_ = 0;
 };
 
-// ---- NPY encoding and decoding -------------------------------------------------------------
+// ---- NPY decoding --------------------------------------------------------------------------
 
 // `context` ends with the entry's name, e.g. "load_npz: a.npz: entry 'w'", and starts every
 // message.
@@ -279,15 +313,20 @@ NamedArray decode(const std::uint8_t* bytes, std::size_t size, const std::string
         HeaderParser(std::string(reinterpret_cast<const char*>(bytes + prefix_size), header_size),
                      context)
             .parse();
-    if (header.descr != "<f4") {
-        throw FormatError(context + " has dtype '" + header.descr + "', expected '<f4' (float32)");
+    std::size_t index = 0;
+    while (index < std::size(kDTypes) && header.descr != kDTypes[index].descr) ++index;
+    if (index == std::size(kDTypes)) {
+        throw FormatError(context + " has dtype '" + header.descr +
+                          "', expected '<f4', '<f8', '<i8' or '|u1'");
     }
+    const auto dtype = static_cast<DType>(index);
     if (header.fortran_order) {
         throw FormatError(context + " is stored in Fortran order; only C order is supported");
     }
     std::size_t count = 0;
     std::size_t data_size = 0;
-    if (!element_count(header.shape, count) || multiply_overflows(count, kFloatBytes, data_size)) {
+    if (!element_count(header.shape, count) ||
+        multiply_overflows(count, info(dtype).size, data_size)) {
         throw FormatError(context + " has shape " + shape_text(header.shape) +
                           ", too large to address");
     }
@@ -295,372 +334,288 @@ NamedArray decode(const std::uint8_t* bytes, std::size_t size, const std::string
     const std::size_t available = size - prefix_size - header_size;
     if (available != data_size) {
         throw FormatError(context + " with shape " + shape_text(header.shape) + " needs " +
-                          std::to_string(data_size) + " bytes of float32 data, has " +
-                          std::to_string(available) +
+                          std::to_string(data_size) + " bytes of " + info(dtype).name +
+                          " data, has " + std::to_string(available) +
                           (available < data_size ? " (truncated)" : " (trailing bytes)"));
     }
-
-    NamedArray array{name, header.shape, std::vector<float>(count)};
-    for (std::size_t i = 0; i < count; ++i) {
-        const std::uint32_t bits = read_u32(data + kFloatBytes * i);
-        std::memcpy(&array.values[i], &bits, kFloatBytes);
-    }
-    return array;
+    return NamedArray{name, header.shape, read_values(dtype, data, count)};
 }
 
-std::string entry_context(const std::string& prefix, const std::string& name) {
-    return prefix + ": entry '" + name + "'";
-}
+// ---- ZIP reading (libzip) ------------------------------------------------------------------
 
-// ---- ZIP reading ---------------------------------------------------------------------------
-
-struct CentralEntry {
-    std::string name;
-    std::uint16_t flags;
-    std::uint16_t method;
-    std::uint32_t crc;
-    std::uint32_t compressed_size;
-    std::uint32_t size;
-    std::uint32_t local_offset;
-};
-
-// Inflates a raw deflate stream (no zlib or gzip wrapper, as in ZIP) that must produce
-// exactly `size` bytes.
-std::vector<std::uint8_t> inflate_entry(const std::uint8_t* data, std::uint32_t compressed_size,
-                                        std::uint32_t size, const std::string& context) {
-    if (size / kMaxDeflateRatio > compressed_size) {
-        throw FormatError(context + " claims " + std::to_string(size) + " bytes from " +
-                          std::to_string(compressed_size) +
-                          " deflated bytes, more than deflate can produce");
-    }
-    // One spare byte keeps next_out valid for an empty entry and turns a stream longer than
-    // declared into a size mismatch below.
-    std::vector<std::uint8_t> output(std::size_t{size} + 1);
-    z_stream stream{};
-    if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) {
+// libzip's text for `error`, which it frees with the error.
+std::string error_text(zip_error_t& error) {
+    if (zip_error_code_zip(&error) == ZIP_ER_MEMORY) {
+        zip_error_fini(&error);
         throw std::bad_alloc();
     }
-    // zlib's next_in is not const-qualified in older versions but is never written through.
-    stream.next_in = const_cast<Bytef*>(data);
-    stream.avail_in = compressed_size;
-    stream.next_out = output.data();
-    stream.avail_out = size + 1;
-    const int status = inflate(&stream, Z_FINISH);
-    const std::string message = stream.msg ? stream.msg : "";
-    const std::size_t produced = stream.total_out;
-    const std::size_t unused_input = stream.avail_in;
-    inflateEnd(&stream);
-
-    if (status == Z_MEM_ERROR) {
-        throw std::bad_alloc();
-    }
-    if (status == Z_DATA_ERROR) {
-        throw FormatError(context + " has a corrupt deflate stream: " + message);
-    }
-    if (status != Z_STREAM_END) {
-        throw FormatError(context + ": deflate stream does not end within " +
-                          std::to_string(compressed_size) + " compressed bytes and " +
-                          std::to_string(size) + " output bytes (truncated or mis-sized)");
-    }
-    if (produced != size || unused_input != 0) {
-        throw FormatError(context + ": deflate stream yields " + std::to_string(produced) +
-                          " bytes from " + std::to_string(compressed_size - unused_input) +
-                          " compressed bytes, central directory says " + std::to_string(size) +
-                          " from " + std::to_string(compressed_size));
-    }
-    output.resize(size);
-    return output;
+    std::string text = zip_error_strerror(&error);
+    zip_error_fini(&error);
+    return text;
 }
 
-// Finds the end-of-central-directory record. It is the last record of the file, followed
-// only by its own comment, which is why the search runs backwards.
-std::size_t find_end_record(const std::uint8_t* bytes, std::size_t size,
-                            const std::string& context) {
-    if (size >= kEndRecordSize) {
-        const std::size_t lowest = size - kEndRecordSize >= 0xffff
-                                       ? size - kEndRecordSize - 0xffff
-                                       : 0; // the comment is at most 65535 bytes
-        for (std::size_t at = size - kEndRecordSize + 1; at-- > lowest;) {
-            if (read_u32(bytes + at) == kEndRecordSignature &&
-                at + kEndRecordSize + read_u16(bytes + at + 20) == size) {
-                return at;
-            }
-        }
-    }
-    throw FormatError(context + ": not a ZIP archive (no end-of-central-directory record in " +
-                      std::to_string(size) + " bytes; truncated?)");
-}
-
-struct CentralDirectory {
-    std::vector<CentralEntry> entries;
-    std::size_t offset; // entry data must lie before this
+// Owners of libzip's objects: zip_discard closes an archive without writing anything.
+template <auto release> struct Releaser {
+    template <class T> void operator()(T* object) const { release(object); }
 };
+using Archive = std::unique_ptr<zip_t, Releaser<zip_discard>>;
+using Entry = std::unique_ptr<zip_file_t, Releaser<zip_fclose>>;
+using Source = std::unique_ptr<zip_source_t, Releaser<zip_source_free>>;
 
-CentralDirectory read_central_directory(const std::uint8_t* bytes, std::size_t size,
-                                        const std::string& context) {
-    const std::size_t end_record = find_end_record(bytes, size, context);
-    const std::uint8_t* record = bytes + end_record;
-    const std::size_t entry_count = read_u16(record + 10);
-    const std::size_t directory_size = read_u32(record + 12);
-    const std::size_t directory_offset = read_u32(record + 16);
-    if (read_u16(record + 4) != 0 || read_u16(record + 6) != 0 ||
-        read_u16(record + 8) != entry_count) {
-        throw FormatError(context + ": multi-disk ZIP archives are not supported");
+// The name that two central directory entries share. ZIP_CHECKCONS rejects such archives
+// without saying which name it is, so this looks without it (and reads no entry).
+std::string repeated_name(zip_source_t* source) {
+    zip_source_keep(source); // the archive takes this reference if it opens
+    const Archive archive(zip_open_from_source(source, ZIP_RDONLY, nullptr));
+    if (!archive) {
+        zip_source_free(source);
+        return "?";
     }
-    if (directory_size == kZip64Marker || directory_offset == kZip64Marker) {
-        throw FormatError(context + ": zip64 archives are not supported");
-    }
-    if (directory_offset > end_record || directory_size != end_record - directory_offset) {
-        throw FormatError(context + ": central directory of " + std::to_string(directory_size) +
-                          " bytes at offset " + std::to_string(directory_offset) +
-                          " does not end where the end record starts (offset " +
-                          std::to_string(end_record) + ")");
-    }
-
-    CentralDirectory directory{{}, directory_offset};
     std::set<std::string> names;
-    std::size_t at = directory_offset;
-    for (std::size_t index = 0; index < entry_count; ++index) {
-        const std::string where = context + ": central directory entry " + std::to_string(index);
-        if (end_record - at < kCentralHeaderSize ||
-            read_u32(bytes + at) != kCentralHeaderSignature) {
-            throw FormatError(where + " is missing or corrupt");
-        }
-        const std::uint8_t* header = bytes + at;
-        const std::size_t record_size = kCentralHeaderSize + read_u16(header + 28) +
-                                        read_u16(header + 30) + read_u16(header + 32);
-        if (end_record - at < record_size) {
-            throw FormatError(where + " runs past the end of the central directory");
-        }
-        CentralEntry entry{std::string(reinterpret_cast<const char*>(header + kCentralHeaderSize),
-                                       read_u16(header + 28)),
-                           read_u16(header + 8),
-                           read_u16(header + 10),
-                           read_u32(header + 16),
-                           read_u32(header + 20),
-                           read_u32(header + 24),
-                           read_u32(header + 42)};
-        if (!names.insert(entry.name).second) {
-            throw FormatError(context + ": entry '" + entry.name + "' appears twice");
-        }
-        directory.entries.push_back(std::move(entry));
-        at += record_size;
+    for (zip_int64_t index = 0; index < zip_get_num_entries(archive.get(), 0); ++index) {
+        const char* name = zip_get_name(archive.get(), static_cast<zip_uint64_t>(index), 0);
+        if (name != nullptr && !names.insert(name).second) return name;
     }
-    if (at != end_record) {
-        throw FormatError(context + ": central directory has " + std::to_string(end_record - at) +
-                          " unexplained bytes after its " + std::to_string(entry_count) +
-                          " entries");
-    }
-    return directory;
+    return "?";
 }
 
-// Returns the uncompressed, CRC-checked bytes of one entry. Entry data must lie before the
-// central directory, which bounds every read.
-std::vector<std::uint8_t> entry_bytes(const std::uint8_t* bytes, std::size_t directory_offset,
-                                      const CentralEntry& entry, const std::string& where) {
-    if (entry.flags & kFlagEncrypted) {
-        throw FormatError(where + " is encrypted");
+// Opens the archive in `source`, which it takes over. ZIP_CHECKCONS has libzip compare every
+// local header with the central directory and check that entries lie before it, which also
+// bounds the compressed sizes it reports by the archive's size.
+Archive open_archive(zip_source_t* source, const std::string& context) {
+    const Source reference(source);
+    zip_stat_t stat;
+    if (zip_source_stat(source, &stat) == 0 && (stat.valid & ZIP_STAT_SIZE) && stat.size == 0) {
+        // libzip treats empty data as an empty archive; np.load does not.
+        throw FormatError(context + ": not a ZIP archive (it is empty)");
     }
-    if (entry.compressed_size == kZip64Marker || entry.size == kZip64Marker ||
-        entry.local_offset == kZip64Marker) {
-        throw FormatError(where + " uses zip64, which is not supported");
+    zip_error_t error;
+    zip_error_init(&error);
+    zip_source_keep(source); // the archive takes this reference if it opens
+    zip_t* archive = zip_open_from_source(source, ZIP_RDONLY | ZIP_CHECKCONS, &error);
+    if (archive != nullptr) return Archive(archive);
+    zip_source_free(source);
+    const int code = zip_error_code_zip(&error);
+    const std::string reason = error_text(error);
+    if (code == ZIP_ER_NOZIP) {
+        throw FormatError(context +
+                          ": not a ZIP archive (no end-of-central-directory record; truncated?)");
     }
-    const std::size_t offset = entry.local_offset;
-    if (offset > directory_offset || directory_offset - offset < kLocalHeaderSize ||
-        read_u32(bytes + offset) != kLocalHeaderSignature) {
-        throw FormatError(where + ": no local file header at offset " + std::to_string(offset));
+    if (code == ZIP_ER_EXISTS) {
+        throw FormatError(entry_context(context, repeated_name(source)) + " appears twice");
     }
-    const std::uint8_t* local = bytes + offset;
-    const std::size_t name_size = read_u16(local + 26);
-    const std::size_t data_offset = offset + kLocalHeaderSize + name_size + read_u16(local + 28);
-    if (data_offset > directory_offset || directory_offset - data_offset < entry.compressed_size) {
-        throw FormatError(where + ": data of " + std::to_string(entry.compressed_size) +
-                          " bytes at offset " + std::to_string(data_offset) +
-                          " overlaps the central directory at offset " +
-                          std::to_string(directory_offset) + " (truncated or corrupt)");
-    }
-    if (std::string(reinterpret_cast<const char*>(local + kLocalHeaderSize), name_size) !=
-        entry.name) {
-        throw FormatError(where + ": local file header has a different name");
-    }
+    throw FormatError(context + ": corrupt ZIP archive: " + reason);
+}
 
-    const std::uint8_t* data = bytes + data_offset;
-    std::vector<std::uint8_t> contents;
-    if (entry.method == kMethodStored) {
-        if (entry.compressed_size != entry.size) {
-            throw FormatError(where + " is stored with " + std::to_string(entry.compressed_size) +
-                              " bytes but claims " + std::to_string(entry.size));
+// Reads the whole entry. libzip inflates it, and checks its CRC-32 and size once a read
+// finds the end, so reading goes on until one returns nothing.
+std::vector<std::uint8_t> read_entry(zip_t* archive, zip_uint64_t index, std::size_t size,
+                                     const std::string& where) {
+    const Entry file(zip_fopen_index(archive, index, 0));
+    if (!file) {
+        throw FormatError(where + " cannot be opened: " + error_text(*zip_get_error(archive)));
+    }
+    // One spare byte, so that data longer than declared shows as such.
+    std::vector<std::uint8_t> contents(size + 1);
+    std::size_t done = 0;
+    zip_int64_t got;
+    while ((got = zip_fread(file.get(), &contents[done], contents.size() - done)) > 0) {
+        done += static_cast<std::size_t>(got);
+        if (done > size) {
+            throw FormatError(where + " holds more than the " + std::to_string(size) +
+                              " bytes the central directory says");
         }
-        contents.assign(data, data + entry.size);
-    } else if (entry.method == kMethodDeflated) {
-        contents = inflate_entry(data, entry.compressed_size, entry.size, where);
-    } else {
-        throw FormatError(where + " uses compression method " + std::to_string(entry.method) +
-                          ", expected 0 (stored) or 8 (deflate)");
     }
-    const std::uint32_t crc =
-        static_cast<std::uint32_t>(crc32(0, contents.data(), static_cast<uInt>(contents.size())));
-    if (crc != entry.crc) {
-        throw FormatError(where + " fails its CRC-32 check: archive says " + hex32(entry.crc) +
-                          ", data has " + hex32(crc));
+    if (got < 0) {
+        zip_error_t& error = *zip_file_get_error(file.get());
+        const int code = zip_error_code_zip(&error);
+        const std::string reason = error_text(error);
+        if (code == ZIP_ER_CRC) {
+            throw FormatError(where + " fails its CRC-32 check");
+        }
+        if (code == ZIP_ER_ZLIB || code == ZIP_ER_COMPRESSED_DATA) {
+            throw FormatError(where + " has a corrupt deflate stream: " + reason);
+        }
+        throw FormatError(where + " cannot be read: " + reason);
     }
+    if (done < size) {
+        throw FormatError(where + " ends after " + std::to_string(done) + " of its " +
+                          std::to_string(size) + " bytes (truncated or corrupt)");
+    }
+    contents.pop_back();
     return contents;
 }
 
-std::vector<NamedArray> parse_archive(const std::uint8_t* bytes, std::size_t size,
-                                      const std::string& context) {
-    const CentralDirectory directory = read_central_directory(bytes, size, context);
+std::vector<NamedArray> read_archive(zip_t* archive, const std::string& context) {
+    // No deflate stream expands by more than this (a 258-byte match per 2 bits of input), so a
+    // larger claimed size is corrupt and must not drive an allocation.
+    constexpr zip_uint64_t kMaxDeflateRatio = 1032;
+    const std::string suffix = ".npy";
     std::vector<NamedArray> arrays;
-    for (const CentralEntry& entry : directory.entries) {
-        const std::string where = entry_context(context, entry.name);
-        const std::string suffix = ".npy";
-        if (entry.name.size() < suffix.size() ||
-            entry.name.compare(entry.name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    std::set<std::string> names;
+    const zip_int64_t count = zip_get_num_entries(archive, 0);
+    for (zip_uint64_t index = 0; index < static_cast<zip_uint64_t>(count); ++index) {
+        zip_stat_t stat;
+        if (zip_stat_index(archive, index, 0, &stat) != 0) {
+            throw FormatError(context + ": central directory entry " + std::to_string(index) +
+                              ": " + error_text(*zip_get_error(archive)));
+        }
+        const std::string entry = stat.name;
+        const std::string where = entry_context(context, entry);
+        if (!names.insert(entry).second) {
+            throw FormatError(where + " appears twice");
+        }
+        if (entry.size() < suffix.size() ||
+            entry.compare(entry.size() - suffix.size(), suffix.size(), suffix) != 0) {
             throw FormatError(where + " is not a .npy file");
         }
-        const std::string name = entry.name.substr(0, entry.name.size() - suffix.size());
+        if (stat.encryption_method != ZIP_EM_NONE) {
+            throw FormatError(where + " is encrypted");
+        }
+        if (stat.comp_method == ZIP_CM_STORE && stat.comp_size != stat.size) {
+            throw FormatError(where + " is stored with " + std::to_string(stat.comp_size) +
+                              " bytes but claims " + std::to_string(stat.size));
+        }
+        if (stat.comp_method == ZIP_CM_DEFLATE && stat.size / kMaxDeflateRatio > stat.comp_size) {
+            throw FormatError(where + " claims " + std::to_string(stat.size) + " bytes from " +
+                              std::to_string(stat.comp_size) +
+                              " deflated bytes, more than deflate can produce");
+        }
+        if (stat.comp_method != ZIP_CM_STORE && stat.comp_method != ZIP_CM_DEFLATE) {
+            throw FormatError(where + " uses compression method " +
+                              std::to_string(stat.comp_method) +
+                              ", expected 0 (stored) or 8 (deflate)");
+        }
+        if (stat.size >= std::numeric_limits<std::size_t>::max()) {
+            throw FormatError(where + " of " + std::to_string(stat.size) +
+                              " bytes is too large to address");
+        }
         const std::vector<std::uint8_t> contents =
-            entry_bytes(bytes, directory.offset, entry, where);
+            read_entry(archive, index, static_cast<std::size_t>(stat.size), where);
+        const std::string name = entry.substr(0, entry.size() - suffix.size());
         arrays.push_back(
             decode(contents.data(), contents.size(), name, entry_context(context, name)));
     }
     return arrays;
 }
 
-// ---- ZIP writing ---------------------------------------------------------------------------
+// ---- ZIP writing (libzip) ------------------------------------------------------------------
 
-struct WrittenEntry {
-    std::string name; // with ".npy"
-    std::uint32_t crc;
-    std::uint32_t size;
-    std::uint32_t local_offset;
-};
-
-// Fields shared by the local and central headers, from "version needed" to "extra length".
-void append_entry_fields(std::string& out, const WrittenEntry& entry) {
-    // A fixed timestamp (1980-01-01 00:00, the DOS epoch) keeps saves byte-for-byte
-    // reproducible.
-    constexpr std::uint16_t kDosTime = 0;
-    constexpr std::uint16_t kDosDate = (0 << 9) | (1 << 5) | 1;
-    const bool ascii = std::all_of(entry.name.begin(), entry.name.end(),
-                                   [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-    append_u16(out, 20); // version 2.0 is enough to extract stored entries
-    append_u16(out, ascii ? 0 : kFlagUtf8Name);
-    append_u16(out, kMethodStored);
-    append_u16(out, kDosTime);
-    append_u16(out, kDosDate);
-    append_u32(out, entry.crc);
-    append_u32(out, entry.size); // compressed size equals size when stored
-    append_u32(out, entry.size);
-    append_u16(out, static_cast<std::uint16_t>(entry.name.size()));
-    append_u16(out, 0); // no extra field
+[[noreturn]] void fail_writing(const std::string& context, const std::string& action,
+                               const std::string& file, const std::string& reason) {
+    throw FormatError(context + ": " + action + " " + file + ": " + reason);
 }
 
-class FileWriter {
-public:
-    FileWriter(const std::string& path, const std::string& context)
-        : path_(path), context_(context), file_(std::fopen(path.c_str(), "wb"), &std::fclose) {
-        if (!file_) {
-            fail("cannot create");
+// libzip writes `file` through a temporary file of its own that it renames on zip_close.
+void write_zip(const std::string& file, const std::vector<std::string>& entry_names,
+               const std::vector<std::string>& contents, const std::string& context) {
+    int code = 0;
+    Archive archive(zip_open(file.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code));
+    if (!archive) {
+        zip_error_t error;
+        zip_error_init_with_code(&error, code);
+        fail_writing(context, "cannot create", file, error_text(error));
+    }
+    // A fixed timestamp (1980-01-01 00:00, the DOS epoch) keeps saves byte-for-byte
+    // reproducible.
+    constexpr zip_uint16_t kDosTime = 0;
+    constexpr zip_uint16_t kDosDate = (0 << 9) | (1 << 5) | 1;
+    for (std::size_t i = 0; i < contents.size(); ++i) {
+        // The buffers stay alive and unchanged until zip_close has written them.
+        zip_source_t* source =
+            zip_source_buffer(archive.get(), contents[i].data(), contents[i].size(), 0);
+        const zip_int64_t index =
+            source ? zip_file_add(archive.get(), entry_names[i].c_str(), source, 0) : -1;
+        if (index < 0 && source) zip_source_free(source);
+        const auto at = static_cast<zip_uint64_t>(index);
+        if (index < 0 || zip_set_file_compression(archive.get(), at, ZIP_CM_STORE, 0) != 0 ||
+            zip_file_set_dostime(archive.get(), at, kDosTime, kDosDate, 0) != 0) {
+            fail_writing(context, "cannot add entry '" + entry_names[i] + "' to", file,
+                         error_text(*zip_get_error(archive.get())));
         }
     }
-
-    void write(const std::string& bytes) {
-        // Offsets and sizes must stay below the zip64 marker.
-        if (written_ + bytes.size() >= kZip64Marker) {
-            throw FormatError(context_ + ": archive would exceed 4 GiB, which needs zip64 (not "
-                                         "supported)");
-        }
-        if (std::fwrite(bytes.data(), 1, bytes.size(), file_.get()) != bytes.size()) {
-            fail("cannot write");
-        }
-        written_ += bytes.size();
+    if (zip_close(archive.get()) != 0) {
+        zip_error_t& error = *zip_get_error(archive.get());
+        const bool create = zip_error_code_zip(&error) == ZIP_ER_TMPOPEN;
+        // libzip's text names its own temporary file; the system error is what matters.
+        const std::string reason = zip_error_system_type(&error) == ZIP_ET_SYS
+                                       ? std::strerror(zip_error_code_system(&error))
+                                       : error_text(error);
+        fail_writing(context, create ? "cannot create" : "cannot write", file, reason);
     }
+    (void)archive.release(); // zip_close freed it
+}
 
-    std::uint64_t written() const { return written_; }
-
-    // Flushes to disk, so the rename that follows never exposes a file whose data is still
-    // only in the page cache.
-    void close() {
-        if (std::fflush(file_.get()) != 0 || fsync(fileno(file_.get())) != 0) {
-            fail("cannot flush");
-        }
-        if (std::fclose(file_.release()) != 0) {
-            fail("cannot close");
-        }
+// An archive without entries is just the 22-byte end-of-central-directory record, which
+// np.savez writes too; libzip deletes an archive that has no entries instead.
+void write_empty_zip(const std::string& file, const std::string& context) {
+    constexpr char kEndRecord[22] = {'P', 'K', 5, 6};
+    const std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(std::fopen(file.c_str(), "wb"),
+                                                              &std::fclose);
+    if (!out) fail_writing(context, "cannot create", file, std::strerror(errno));
+    if (std::fwrite(kEndRecord, 1, sizeof kEndRecord, out.get()) != sizeof kEndRecord ||
+        std::fflush(out.get()) != 0) {
+        fail_writing(context, "cannot write", file, std::strerror(errno));
     }
+}
 
-private:
-    [[noreturn]] void fail(const std::string& action) const {
-        throw FormatError(context_ + ": " + action + " " + path_ + ": " + std::strerror(errno));
+// Flushes `file` to disk, so that the rename that follows never exposes a file whose data is
+// still only in the page cache.
+void sync_file(const std::string& file, const std::string& context) {
+    const int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        const std::string reason = std::strerror(errno);
+        if (fd >= 0) close(fd);
+        fail_writing(context, "cannot flush", file, reason);
     }
+    if (close(fd) != 0) fail_writing(context, "cannot close", file, std::strerror(errno));
+}
 
-    std::string path_;
-    std::string context_;
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_;
-    std::uint64_t written_ = 0;
-};
-
-void write_archive(FileWriter& writer, const std::vector<NamedArray>& arrays,
-                   const std::string& context) {
-    std::vector<WrittenEntry> entries;
-    for (const NamedArray& array : arrays) {
-        const std::string npy = encode_npy(array);
-        if (npy.size() >= kZip64Marker) {
-            throw FormatError(entry_context(context, array.name) +
-                              " exceeds 4 GiB, which needs zip64 (not supported)");
-        }
-        const WrittenEntry entry{
-            array.name + ".npy",
-            static_cast<std::uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(npy.data()),
-                                             static_cast<uInt>(npy.size()))),
-            static_cast<std::uint32_t>(npy.size()), static_cast<std::uint32_t>(writer.written())};
-        std::string header;
-        append_u32(header, kLocalHeaderSignature);
-        append_entry_fields(header, entry);
-        writer.write(header + entry.name);
-        writer.write(npy);
-        entries.push_back(entry);
-    }
-
-    const std::uint64_t directory_offset = writer.written();
-    std::string directory;
-    for (const WrittenEntry& entry : entries) {
-        append_u32(directory, kCentralHeaderSignature);
-        append_u16(directory, 20); // made by: MS-DOS attributes, version 2.0
-        append_entry_fields(directory, entry);
-        append_u16(directory, 0); // comment length
-        append_u16(directory, 0); // disk number
-        append_u16(directory, 0); // internal attributes
-        append_u32(directory, 0); // external attributes
-        append_u32(directory, entry.local_offset);
-        directory += entry.name;
-    }
-    writer.write(directory);
-
-    std::string end;
-    append_u32(end, kEndRecordSignature);
-    append_u16(end, 0); // this disk
-    append_u16(end, 0); // disk with the central directory
-    append_u16(end, static_cast<std::uint16_t>(entries.size()));
-    append_u16(end, static_cast<std::uint16_t>(entries.size()));
-    append_u32(end, static_cast<std::uint32_t>(directory.size()));
-    append_u32(end, static_cast<std::uint32_t>(directory_offset));
-    append_u16(end, 0); // comment length
-    writer.write(end);
+template <class T>
+const std::vector<T>& typed_values(const NamedArray& array, DType wanted, const char* accessor) {
+    if (const auto* values = std::get_if<std::vector<T>>(&array.values)) return *values;
+    throw FormatError(std::string(accessor) + ": entry '" + array.name + "' has dtype '" +
+                      info(array.dtype()).descr + "', expected '" + info(wanted).descr + "' (" +
+                      info(wanted).name + ")");
 }
 
 } // namespace
 
+const char* dtype_name(DType dtype) {
+    return info(dtype).name;
+}
+
+const char* npy_descr(DType dtype) {
+    return info(dtype).descr;
+}
+
+const std::vector<float>& NamedArray::as_float32() const {
+    return typed_values<float>(*this, DType::float32, "as_float32");
+}
+
+const std::vector<double>& NamedArray::as_float64() const {
+    return typed_values<double>(*this, DType::float64, "as_float64");
+}
+
+const std::vector<std::int64_t>& NamedArray::as_int64() const {
+    return typed_values<std::int64_t>(*this, DType::int64, "as_int64");
+}
+
+const std::vector<std::uint8_t>& NamedArray::as_uint8() const {
+    return typed_values<std::uint8_t>(*this, DType::uint8, "as_uint8");
+}
+
 std::string encode_npy(const NamedArray& array) {
     const std::string context = "encode_npy: entry '" + array.name + "'";
+    const std::size_t held =
+        std::visit([](const auto& values) { return values.size(); }, array.values);
     std::size_t count = 0;
-    if (!element_count(array.shape, count) || count != array.values.size()) {
+    if (!element_count(array.shape, count) || count != held) {
         throw ShapeError(context + " has shape " + shape_text(array.shape) + " but " +
-                         std::to_string(array.values.size()) + " values");
+                         std::to_string(held) + " values");
     }
-    std::string header =
-        "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_text(array.shape) + ", }";
+    std::string header = std::string("{'descr': '") + npy_descr(array.dtype()) +
+                         "', 'fortran_order': False, 'shape': " + shape_text(array.shape) + ", }";
     // Pad with spaces and end with a newline so that the data starts on an aligned offset.
     constexpr std::size_t kPrefixSize = kNpyMagicSize + 4;
     const std::size_t unpadded = kPrefixSize + header.size() + 1;
@@ -674,14 +629,10 @@ std::string encode_npy(const NamedArray& array) {
     std::string out(kNpyMagic, kNpyMagicSize);
     out += '\x01'; // version 1.0
     out += '\x00';
-    append_u16(out, static_cast<std::uint16_t>(header.size()));
+    out += static_cast<char>(header.size() & 0xff);
+    out += static_cast<char>(header.size() >> 8);
     out += header;
-    out.reserve(out.size() + kFloatBytes * count);
-    for (const float value : array.values) {
-        std::uint32_t bits;
-        std::memcpy(&bits, &value, kFloatBytes);
-        append_u32(out, bits);
-    }
+    std::visit([&](const auto& values) { append_little_endian(out, values); }, array.values);
     return out;
 }
 
@@ -691,18 +642,45 @@ NamedArray decode_npy(const std::uint8_t* bytes, std::size_t size, const std::st
 
 std::vector<NamedArray> parse_npz(const std::uint8_t* bytes, std::size_t size,
                                   const std::string& source) {
-    return parse_archive(bytes, size, "parse_npz: " + source);
+    const std::string context = "parse_npz: " + source;
+    zip_error_t error;
+    zip_error_init(&error);
+    zip_source_t* buffer = zip_source_buffer_create(bytes, size, 0, &error);
+    if (buffer == nullptr) {
+        throw FormatError(context + ": cannot read the bytes: " + error_text(error));
+    }
+    return read_archive(open_archive(buffer, context).get(), context);
 }
 
 std::vector<NamedArray> load_npz(const std::string& path) {
     const std::string context = "load_npz: " + path;
-    const std::vector<std::uint8_t> contents = read_file(path, context);
-    return parse_archive(contents.data(), contents.size(), context);
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) {
+        throw FormatError(context + ": cannot open file: " + std::strerror(errno));
+    }
+    struct stat status {};
+    if (fstat(fileno(file), &status) != 0 || !S_ISREG(status.st_mode)) {
+        const bool directory = S_ISDIR(status.st_mode);
+        std::fclose(file);
+        // libzip needs to seek: a directory, pipe or device cannot hold an archive.
+        throw FormatError(context + ": cannot read file: " +
+                          (directory ? std::strerror(EISDIR) : "not a regular file"));
+    }
+    zip_error_t error;
+    zip_error_init(&error);
+    // On success the source owns the file and closes it.
+    zip_source_t* source = zip_source_filep_create(file, 0, -1, &error);
+    if (source == nullptr) {
+        std::fclose(file);
+        throw FormatError(context + ": cannot read file: " + error_text(error));
+    }
+    return read_archive(open_archive(source, context).get(), context);
 }
 
 void save_npz(const std::string& path, const std::vector<NamedArray>& arrays) {
     const std::string context = "save_npz: " + path;
     std::set<std::string> names;
+    std::vector<std::string> entry_names;
     for (const NamedArray& array : arrays) {
         if (array.name.empty()) {
             throw ValueError(context + ": an array has an empty name");
@@ -714,17 +692,19 @@ void save_npz(const std::string& path, const std::vector<NamedArray>& arrays) {
             throw FormatError(context + ": an array name of " + std::to_string(array.name.size()) +
                               " bytes is longer than ZIP allows");
         }
+        entry_names.push_back(array.name + ".npy");
     }
-    if (arrays.size() > kMaxEntries) {
-        throw FormatError(context + ": " + std::to_string(arrays.size()) +
-                          " arrays are more than ZIP without zip64 allows (65535)");
-    }
+    std::vector<std::string> contents;
+    for (const NamedArray& array : arrays) contents.push_back(encode_npy(array));
 
     const std::string temporary = path + ".tmp";
     try {
-        FileWriter writer(temporary, context);
-        write_archive(writer, arrays, context);
-        writer.close();
+        if (arrays.empty()) {
+            write_empty_zip(temporary, context);
+        } else {
+            write_zip(temporary, entry_names, contents, context);
+        }
+        sync_file(temporary, context);
     } catch (...) {
         std::remove(temporary.c_str());
         throw;

@@ -16,8 +16,9 @@ using detail::format_shape;
 template <class T> void save_parameters(Module<T>& module, const std::string& path) {
     std::vector<io::NamedArray> arrays;
     for (const auto& [name, tensor] : module.named_state()) {
-        arrays.push_back({name, tensor->shape(),
-                          std::vector<float>(tensor->data(), tensor->data() + tensor->size())});
+        arrays.push_back(io::NamedArray::float32(
+            name, tensor->shape(),
+            std::vector<float>(tensor->data(), tensor->data() + tensor->size())));
     }
     io::save_npz(path, arrays);
 }
@@ -33,6 +34,11 @@ template <class T> void load_parameters(Module<T>& module, const std::string& pa
             throw FormatError(fmt::format(
                 "load_parameters: {} has no entry '{}' for the model's tensor of shape {}", path,
                 name, format_shape(tensor->shape())));
+        }
+        if (entry->second.dtype() != io::DType::float32) {
+            throw FormatError(fmt::format(
+                "load_parameters: {}: entry '{}' has dtype '{}', expected '{}' (float32)", path,
+                name, io::npy_descr(entry->second.dtype()), io::npy_descr(io::DType::float32)));
         }
         if (entry->second.shape != tensor->shape()) {
             throw FormatError(fmt::format(
@@ -52,8 +58,9 @@ template <class T> void load_parameters(Module<T>& module, const std::string& pa
             }
         }
     }
+    // Every entry is float32 and fits its tensor: nothing below throws.
     for (auto& [name, tensor] : parameters) {
-        const std::vector<float>& values = entries.at(name).values;
+        const std::vector<float>& values = entries.at(name).as_float32();
         std::transform(values.begin(), values.end(), tensor->mutable_data(),
                        [](float v) { return static_cast<T>(v); });
     }

@@ -1,7 +1,7 @@
 // libFuzzer target for parameter files: any bytes go through parse_npz, and those it accepts
 // are loaded into a small fixed MLP with load_parameters. The load must succeed exactly when
-// the entries match the model's parameters by name and shape, must then copy their values,
-// and must leave the model unchanged when it throws.
+// the entries match the model's parameters by name, shape and dtype (float32), must then copy
+// their values, and must leave the model unchanged when it throws.
 
 #include "tapegrad/errors.hpp"
 #include "tapegrad/io/npz.hpp"
@@ -84,8 +84,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
 
     Shapes file_shapes;
-    for (const io::NamedArray& array : arrays) file_shapes[array.name] = array.shape;
-    const bool fits = file_shapes == model_shapes();
+    bool all_float32 = true;
+    for (const io::NamedArray& array : arrays) {
+        file_shapes[array.name] = array.shape;
+        all_float32 = all_float32 && array.dtype() == io::DType::float32;
+    }
+    const bool fits = file_shapes == model_shapes() && all_float32;
 
     write_input_file(data, size);
     const std::vector<float> before = model_values();
@@ -107,7 +111,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto& parameter : model().named_parameters()) {
         for (const io::NamedArray& array : arrays) {
             if (array.name == parameter.name) {
-                expected.insert(expected.end(), array.values.begin(), array.values.end());
+                const std::vector<float>& values = array.as_float32();
+                expected.insert(expected.end(), values.begin(), values.end());
             }
         }
     }

@@ -99,9 +99,9 @@ TEST(ParametersFile, AnEntryTheModelDoesNotHaveIsAnError) {
     std::mt19937_64 rng(5);
     auto model = make_mlp<float>({3, 2}, ActivationKind::relu, rng);
     const std::string path = temp_path("extra.npz");
-    io::save_npz(path, {{"0.weight", {2, 3}, std::vector<float>(6, 1.0f)},
-                        {"0.bias", {2}, {1.0f, 2.0f}},
-                        {"extra", {2}, {0.0f, 0.0f}}});
+    io::save_npz(path, {io::NamedArray::float32("0.weight", {2, 3}, std::vector<float>(6, 1.0f)),
+                        io::NamedArray::float32("0.bias", {2}, {1.0f, 2.0f}),
+                        io::NamedArray::float32("extra", {2}, {0.0f, 0.0f})});
     try {
         load_parameters(model, path);
         ADD_FAILURE() << "no exception";
