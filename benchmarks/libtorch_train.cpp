@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
         for (auto& group : adam.param_groups())
             static_cast<torch::optim::AdamOptions&>(group.options()).lr(schedule.rate(epoch));
         model->train();
-        loader.start_epoch();
+        loader.start_epoch(std::uint64_t(epoch));
         Batch batch;
         while (loader.next(batch)) {
             adam.zero_grad();

@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
     data::BatchLoader batches(train, 128, /*shuffle=*/true, /*seed=*/2);
     for (int epoch = 1; epoch <= epochs; ++epoch) {
         model.train();
-        batches.start_epoch();
+        batches.start_epoch(std::uint64_t(epoch));
         data::Batch batch;
         double loss_sum = 0;
         while (batches.next(batch)) {
@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
         model.eval();
         NoGrad no_grad;
         data::BatchLoader test_batches(test, test.count, false, 0);
-        test_batches.start_epoch();
+        test_batches.start_epoch(0);
         test_batches.next(batch);
         const double test_accuracy = accuracy(model(rows(batch)), batch.labels);
         std::printf("epoch %d: train loss %.4f, test accuracy %.2f%%\n", epoch,

@@ -92,6 +92,9 @@ public:
     /// history of its own and can be differentiated.
     Tensor grad() const;
     bool has_grad() const;
+    /// Replaces the accumulated gradient with `gradient` (of this tensor's shape), as
+    /// assigning PyTorch's .grad does; the next backward adds to it.
+    Tensor& set_grad(const Tensor& gradient);
     /// Drops the accumulated gradient, as PyTorch's zero_grad(set_to_none=True): grad()
     /// reads zeros again and the next backward writes a fresh gradient instead of adding
     /// to zeros. The buffer returns to the block cache, so the next step reuses it.

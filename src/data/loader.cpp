@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <random>
 
 namespace tapegrad::data {
 
@@ -71,40 +72,51 @@ Normalization fit_normalization(const LabeledImages& set) {
 }
 
 BatchLoader::BatchLoader(const LabeledImages& set, std::size_t batch_size, bool shuffle,
-                         std::uint64_t seed)
-    : set_(set), batch_size_(batch_size), shuffle_(shuffle), rng_(seed), order_(set.count) {
+                         std::uint64_t seed, Shard shard)
+    : set_(set), batch_size_(batch_size), shuffle_(shuffle), seed_(seed), shard_(shard),
+      order_(set.count) {
     if (batch_size == 0) throw ValueError("BatchLoader: batch size must be positive");
-    std::iota(order_.begin(), order_.end(), std::size_t{0});
+    if (shard.count == 0 || shard.index >= shard.count) {
+        throw ValueError(
+            fmt::format("BatchLoader: shard {} of {} does not exist", shard.index, shard.count));
+    }
 }
 
 std::size_t BatchLoader::batches_per_epoch() const {
-    return (set_.count + batch_size_ - 1) / batch_size_;
+    const std::size_t step = batch_size_ * shard_.count;
+    return (set_.count + step - 1) / step;
 }
 
-void BatchLoader::start_epoch() {
-    // Fisher-Yates with our own index draw: std::shuffle's use of the engine is not
-    // specified, so it could differ between standard libraries.
+void BatchLoader::start_epoch(std::uint64_t epoch) {
+    std::iota(order_.begin(), order_.end(), std::size_t{0});
     if (shuffle_) {
-        for (std::size_t i = order_.size(); i > 1; --i)
-            std::swap(order_[i - 1], order_[rng_() % i]);
+        std::seed_seq seeds{std::uint32_t(seed_), std::uint32_t(seed_ >> 32), std::uint32_t(epoch),
+                            std::uint32_t(epoch >> 32)};
+        std::mt19937_64 rng(seeds);
+        // Fisher-Yates with our own index draw: std::shuffle's use of the engine is not
+        // specified, so it could differ between standard libraries.
+        for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng() % i]);
     }
     position_ = 0;
 }
 
 bool BatchLoader::next(Batch& batch) {
     if (position_ >= set_.count) return false;
-    const std::size_t rows = std::min(batch_size_, set_.count - position_);
+    const std::size_t step_rows = std::min(batch_size_ * shard_.count, set_.count - position_);
+    const std::size_t first = position_ + step_rows * shard_.index / shard_.count;
+    const std::size_t rows = position_ + step_rows * (shard_.index + 1) / shard_.count - first;
     batch.rows = rows;
+    batch.step_rows = step_rows;
     batch.features = set_.features;
     batch.inputs.resize(rows * set_.features);
     batch.labels.resize(rows);
     for (std::size_t r = 0; r < rows; ++r) {
-        const std::size_t example = order_[position_ + r];
+        const std::size_t example = order_[first + r];
         normalized(set_.pixels.data() + example * set_.features, set_.features, set_.normalization,
                    batch.inputs.data() + r * set_.features);
         batch.labels[r] = set_.labels[example];
     }
-    position_ += rows;
+    position_ += step_rows;
     return true;
 }
 

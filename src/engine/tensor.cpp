@@ -145,6 +145,18 @@ template <class T> Tensor<T> Tensor<T>::grad() const {
     return meta_->grad;
 }
 
+template <class T> Tensor<T>& Tensor<T>::set_grad(const Tensor& gradient) {
+    grad(); // the same checks: a leaf that requires a gradient, or a retain_grad() tensor
+    if (gradient.shape() != shape()) {
+        throw ShapeError(fmt::format("set_grad: a gradient of shape {} for a tensor of shape {}",
+                                     detail::format_shape(gradient.shape()),
+                                     detail::format_shape(shape())));
+    }
+    meta_->grad = gradient;
+    meta_->has_grad = true;
+    return *this;
+}
+
 template <class T> void Tensor<T>::zero_grad() {
     if (!meta_) return;
     meta_->grad = Tensor();

@@ -238,6 +238,14 @@ template <class T> std::vector<NamedParameter<T>> Sequential<T>::named_parameter
     return all;
 }
 
+template <class T> std::vector<std::mt19937_64*> Sequential<T>::generators() {
+    std::vector<std::mt19937_64*> all;
+    for (auto& module : modules_) {
+        for (std::mt19937_64* generator : module->generators()) all.push_back(generator);
+    }
+    return all;
+}
+
 template <class T> std::vector<NamedParameter<T>> Sequential<T>::named_buffers() {
     std::vector<NamedParameter<T>> all;
     for (std::size_t i = 0; i < modules_.size(); ++i) {

@@ -5,8 +5,13 @@
 
 #include "tapegrad/optim/optimizer.hpp"
 
+#include "tapegrad/errors.hpp"
+
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstddef>
+#include <set>
 
 namespace tapegrad::optim {
 
@@ -23,10 +28,75 @@ template <class T> void Optimizer<T>::zero_grad() {
     for (Tensor<T>& p : parameters_) p.zero_grad();
 }
 
+namespace {
+std::string state_key(std::size_t parameter, const std::string& name) {
+    return fmt::format("state.{}.{}", parameter, name);
+}
+} // namespace
+
+template <class T>
+void Optimizer<T>::keep_in_state(const char* name, std::vector<std::vector<T>>& buffers) {
+    state_buffers_.emplace_back(name, &buffers);
+}
+
+template <class T> void Optimizer<T>::keep_in_state(const char* name, std::vector<long>& counters) {
+    state_counters_.emplace_back(name, &counters);
+}
+
+template <class T> OptimizerState<T> Optimizer<T>::state() const {
+    OptimizerState<T> state;
+    for (std::size_t k = 0; k < parameters_.size(); ++k) {
+        for (const auto& [name, buffers] : state_buffers_) {
+            if (!(*buffers)[k].empty()) state.buffers[state_key(k, name)] = (*buffers)[k];
+        }
+        for (const auto& [name, counters] : state_counters_) {
+            if ((*counters)[k] != 0) state.counters[state_key(k, name)] = (*counters)[k];
+        }
+    }
+    return state;
+}
+
+template <class T> void Optimizer<T>::load_state(const OptimizerState<T>& state) {
+    std::set<std::string> known;
+    for (std::size_t k = 0; k < parameters_.size(); ++k) {
+        for (const auto& entry : state_buffers_) {
+            const std::string key = state_key(k, entry.first);
+            known.insert(key);
+            const auto found = state.buffers.find(key);
+            if (found != state.buffers.end() && found->second.size() != parameters_[k].size()) {
+                throw ValueError(
+                    fmt::format("load_state: '{}' has {} values but parameter {} has {} elements",
+                                key, found->second.size(), k, parameters_[k].size()));
+            }
+        }
+        for (const auto& entry : state_counters_) known.insert(state_key(k, entry.first));
+    }
+    const auto check_known = [&](const auto& entries) {
+        for (const auto& entry : entries) {
+            if (!known.count(entry.first))
+                throw ValueError(fmt::format("load_state: unknown entry '{}'", entry.first));
+        }
+    };
+    check_known(state.buffers);
+    check_known(state.counters);
+    for (std::size_t k = 0; k < parameters_.size(); ++k) {
+        for (auto& [name, buffers] : state_buffers_) {
+            const auto found = state.buffers.find(state_key(k, name));
+            (*buffers)[k] = found == state.buffers.end() ? std::vector<T>{} : found->second;
+        }
+        for (auto& [name, counters] : state_counters_) {
+            const auto found = state.counters.find(state_key(k, name));
+            (*counters)[k] = found == state.counters.end() ? 0 : long(found->second);
+        }
+    }
+}
+
 template <class T>
 Sgd<T>::Sgd(std::vector<Tensor<T>> parameters, SgdOptions options)
     : Optimizer<T>(std::move(parameters), options.learning_rate), options_(options),
-      velocity_(this->parameters_.size()) {}
+      velocity_(this->parameters_.size()) {
+    this->keep_in_state("momentum_buffer", velocity_);
+}
 
 // g' = g + wd p;  v = mu v + g';  p -= lr (nesterov ? g' + mu v : v)   (v = g' on step 1)
 template <class T> void Sgd<T>::step() {
@@ -60,7 +130,11 @@ template <class T>
 Adam<T>::Adam(std::vector<Tensor<T>> parameters, AdamOptions options)
     : Optimizer<T>(std::move(parameters), options.learning_rate), options_(options),
       first_moment_(this->parameters_.size()), second_moment_(this->parameters_.size()),
-      steps_(this->parameters_.size(), 0) {}
+      steps_(this->parameters_.size(), 0) {
+    this->keep_in_state("exp_avg", first_moment_);
+    this->keep_in_state("exp_avg_sq", second_moment_);
+    this->keep_in_state("step", steps_);
+}
 
 // m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  p -= lr m^ / (sqrt(v^) + eps)
 // with m^ = m / (1 - b1^t), v^ = v / (1 - b2^t). Adam adds wd p to g; AdamW multiplies p

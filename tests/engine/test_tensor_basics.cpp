@@ -3,6 +3,10 @@
 
 #include "error_message.hpp"
 #include "tapegrad/tapegrad.hpp"
+#include "tapegrad/xtensor.hpp"
+
+#include <xtensor/xarray.hpp>
+#include <xtensor/xbuilder.hpp>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -37,6 +41,30 @@ TEST(Printing, SummarisesLargeTensors) {
     const std::string matrix = to_string(Tensor<double>::zeros({100, 100}));
     EXPECT_THAT(matrix, HasSubstr("...,"));
     EXPECT_LT(matrix.size(), 800u);
+}
+
+TEST(Gradients, SetGradReplacesTheAccumulatorAndBackwardAddsToIt) {
+    Tensor<double> x({2}, {1.0, 2.0}, true);
+    x.set_grad(Tensor<double>({2}, {10.0, 20.0}));
+    EXPECT_TRUE(x.has_grad());
+    sum(x * 3.0).backward();
+    EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{13.0, 23.0}));
+    EXPECT_EQ(message_of<ShapeError>([&] { x.set_grad(Tensor<double>::zeros({3})); }),
+              "set_grad: a gradient of shape (3,) for a tensor of shape (2,)");
+    Tensor<double> constant({1}, {1.0});
+    EXPECT_THROW(constant.set_grad(Tensor<double>::zeros({1})), GraphError);
+}
+
+TEST(Xtensor, PlainXarraysAndExpressionsBecomeTensorsAndBack) {
+    const xt::xarray<double> plain{{1.0, 2.0}, {3.0, 4.0}};
+    const Tensor<double> t = from_xtensor(plain, true);
+    EXPECT_EQ(t.shape(), (Shape{2, 2}));
+    EXPECT_TRUE(t.requires_grad());
+    EXPECT_EQ(t.to_vector(), (std::vector<double>{1.0, 2.0, 3.0, 4.0}));
+    const Tensor<float> f = from_xtensor<float>(xt::ones<double>({2, 3}));
+    EXPECT_EQ(f.to_vector(), std::vector<float>(6, 1.0f));
+    const xt::xarray<double> back = as_xtensor(t) * 2.0;
+    EXPECT_EQ(back, (xt::xarray<double>{{2.0, 4.0}, {6.0, 8.0}}));
 }
 
 TEST(ElementAccess, AtReadsOneElementAndChecksTheIndex) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 
 namespace tapegrad::optim {
 namespace {
@@ -85,6 +86,76 @@ TEST(Optimizer, SkipsParametersWithoutGradient) {
     Adam<double> adam({p}, AdamOptions{});
     adam.step();
     EXPECT_EQ(p.data()[0], 1.0);
+}
+
+/// Three steps with fixed gradients on parameters `a` and `b` (b only from step 2 on).
+template <class Make> std::vector<double> three_steps(Make make, int stop_after = 3) {
+    D a({2}, {1.0, -2.0}, true), b({3}, {0.5, 0.25, -1.0}, true);
+    auto optimizer = make(std::vector<D>{a, b});
+    for (int step = 1; step <= stop_after; ++step) {
+        set_gradient(a, {0.3 * step, -0.2});
+        if (step > 1) set_gradient(b, {0.1, -0.4 * step, 0.2});
+        optimizer->step();
+    }
+    if (stop_after == 3) return {a.data()[0], a.data()[1], b.data()[0], b.data()[1], b.data()[2]};
+    // Continue in a new optimizer from the state of this one.
+    auto resumed = make(std::vector<D>{a, b});
+    resumed->load_state(optimizer->state());
+    for (int step = stop_after + 1; step <= 3; ++step) {
+        set_gradient(a, {0.3 * step, -0.2});
+        if (step > 1) set_gradient(b, {0.1, -0.4 * step, 0.2});
+        resumed->step();
+    }
+    return {a.data()[0], a.data()[1], b.data()[0], b.data()[1], b.data()[2]};
+}
+
+TEST(OptimizerState, LoadingTheStateContinuesExactly) {
+    const auto adam = [](std::vector<D> p) {
+        return std::make_unique<Adam<double>>(std::move(p), AdamOptions{});
+    };
+    const auto sgd = [](std::vector<D> p) {
+        return std::make_unique<Sgd<double>>(std::move(p), SgdOptions{0.1, 0.9, true, 0.01});
+    };
+    for (int stop : {1, 2}) {
+        EXPECT_EQ(three_steps(adam, stop), three_steps(adam)) << "adam, stopped after " << stop;
+        EXPECT_EQ(three_steps(sgd, stop), three_steps(sgd)) << "sgd, stopped after " << stop;
+    }
+}
+
+TEST(OptimizerState, NamesFollowPyTorchAndUnusedBuffersAreAbsent) {
+    D a({2}, {1.0, -2.0}, true), b({3}, {0.0, 0.0, 0.0}, true);
+    Adam<double> adam({a, b}, AdamOptions{});
+    set_gradient(a, {1.0, 1.0});
+    adam.step();
+    const OptimizerState<double> state = adam.state();
+    EXPECT_EQ(state.buffers.size(), 2u);
+    EXPECT_EQ(state.buffers.at("state.0.exp_avg").size(), 2u);
+    EXPECT_EQ(state.buffers.count("state.0.exp_avg_sq"), 1u);
+    EXPECT_EQ(state.counters.at("state.0.step"), 1);
+    EXPECT_EQ(state.counters.count("state.1.step"), 0u); // b never had a gradient
+}
+
+TEST(OptimizerState, BadStatesAreRejectedByNameAndChangeNothing) {
+    D a({2}, {1.0, -2.0}, true);
+    Adam<double> adam({a}, AdamOptions{});
+    OptimizerState<double> wrong_size;
+    wrong_size.buffers["state.0.exp_avg"] = {1.0, 2.0, 3.0};
+    try {
+        adam.load_state(wrong_size);
+        FAIL() << "expected ValueError";
+    } catch (const ValueError& error) {
+        EXPECT_STREQ(error.what(),
+                     "load_state: 'state.0.exp_avg' has 3 values but parameter 0 has 2 elements");
+    }
+    OptimizerState<double> unknown;
+    unknown.counters["state.1.step"] = 4;
+    try {
+        adam.load_state(unknown);
+        FAIL() << "expected ValueError";
+    } catch (const ValueError& error) {
+        EXPECT_STREQ(error.what(), "load_state: unknown entry 'state.1.step'");
+    }
+    EXPECT_TRUE(adam.state().buffers.empty());
 }
 
 TEST(Schedule, CosineAndStep) {

@@ -7,7 +7,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <random>
 #include <vector>
 
 namespace tapegrad::data {
@@ -42,24 +41,35 @@ struct Batch {
     std::size_t rows = 0, features = 0;
     std::vector<float> inputs; // rows x features
     std::vector<std::int64_t> labels;
+    /// Rows of the whole step over all shards (rows itself when not sharded).
+    std::size_t step_rows = 0;
 };
 
-/// Mini-batches over a set, in a fresh seeded permutation each epoch when shuffling. The
-/// last batch of an epoch may be smaller.
+/// This process's part of every batch in data-parallel training: the loader walks steps of
+/// batch_size x count examples and shard `index` takes its contiguous share of each.
+struct Shard {
+    std::size_t index = 0, count = 1;
+};
+
+/// Mini-batches over a set. When shuffling, each epoch visits the examples in a permutation
+/// drawn from (seed, epoch) alone, so every shard and every resumed run sees the same order.
+/// The last batch of an epoch may be smaller (and a shard's share of it empty).
 class BatchLoader {
 public:
-    BatchLoader(const LabeledImages& set, std::size_t batch_size, bool shuffle, std::uint64_t seed);
+    BatchLoader(const LabeledImages& set, std::size_t batch_size, bool shuffle, std::uint64_t seed,
+                Shard shard = {});
     std::size_t batches_per_epoch() const;
-    /// Starts an epoch: reshuffles (when shuffling) and rewinds.
-    void start_epoch();
-    /// Fills `batch` with the next mini-batch of the epoch; false when the epoch is over.
+    /// Starts epoch `epoch` (0-based): draws its order (when shuffling) and rewinds.
+    void start_epoch(std::uint64_t epoch);
+    /// Fills `batch` with this shard's part of the next step; false when the epoch is over.
     bool next(Batch& batch);
 
 private:
     const LabeledImages& set_;
     std::size_t batch_size_;
     bool shuffle_;
-    std::mt19937_64 rng_;
+    std::uint64_t seed_;
+    Shard shard_;
     std::vector<std::size_t> order_;
     std::size_t position_ = 0;
 };

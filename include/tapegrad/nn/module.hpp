@@ -33,6 +33,9 @@ public:
     /// a parameter file holds.
     virtual std::vector<NamedParameter<T>> named_state();
     std::vector<Tensor<T>> parameters();
+    /// The random generators the module draws from while training (dropout masks), in a
+    /// fixed order: a checkpoint saves their states so that a resumed run continues exactly.
+    virtual std::vector<std::mt19937_64*> generators() { return {}; }
     /// Number of scalar parameters.
     std::size_t parameter_count();
     void zero_grad();
@@ -49,8 +52,9 @@ private:
     bool training_ = true;
 };
 
-/// Y = X W^T + b with W (out, in), b (out): the seed's layer. Initialised like PyTorch's
-/// default: W and b uniform in [-1/sqrt(in), 1/sqrt(in)] (Kaiming-uniform with a = sqrt(5)).
+/// Y = X W^T + b with W (out, in), b (out): the linear layer of docs/ops.md. Initialised like
+/// PyTorch's default: W and b uniform in [-1/sqrt(in), 1/sqrt(in)] (Kaiming-uniform with a =
+/// sqrt(5)).
 template <class T> class Linear final : public Module<T> {
 public:
     Linear(std::size_t in_features, std::size_t out_features, std::mt19937_64& rng,
@@ -162,6 +166,7 @@ template <class T> class Dropout final : public Module<T> {
 public:
     Dropout(double p, std::uint64_t seed);
     Tensor<T> forward(const Tensor<T>& x) override;
+    std::vector<std::mt19937_64*> generators() override { return {&rng_}; }
     std::string describe() const override;
 
 private:
@@ -183,6 +188,7 @@ public:
     std::vector<NamedParameter<T>> named_parameters() override;
     std::vector<NamedParameter<T>> named_buffers() override;
     std::vector<NamedParameter<T>> named_state() override;
+    std::vector<std::mt19937_64*> generators() override;
     void train(bool on = true) override;
     std::string describe() const override;
     std::size_t size() const { return modules_.size(); }

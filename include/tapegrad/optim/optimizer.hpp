@@ -4,9 +4,20 @@
 
 #include "tapegrad/tensor.hpp"
 
+#include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 namespace tapegrad::optim {
+
+/// What an optimizer carries from step to step, named as PyTorch's state_dict names it
+/// ("state.3.exp_avg", "state.3.step" for parameter 3): checkpoints save it, load_state
+/// restores it so that training continues exactly.
+template <class T> struct OptimizerState {
+    std::map<std::string, std::vector<T>> buffers;
+    std::map<std::string, std::int64_t> counters;
+};
 
 template <class T> class Optimizer {
 public:
@@ -15,6 +26,14 @@ public:
     /// One update of every parameter that has a gradient.
     virtual void step() = 0;
     void zero_grad();
+    OptimizerState<T> state() const;
+    /// Replaces the state with `state` (as state() returned it). Checks first: a buffer whose
+    /// size is not its parameter's, or an unknown entry, throws ValueError naming it and
+    /// leaves the optimizer unchanged.
+    void load_state(const OptimizerState<T>& state);
+
+    Optimizer(const Optimizer&) = delete; // the state registry points into the subclass
+    Optimizer& operator=(const Optimizer&) = delete;
     double learning_rate() const { return learning_rate_; }
     void set_learning_rate(double rate) { learning_rate_ = rate; }
 
@@ -28,8 +47,18 @@ protected:
         }
     }
 
+    /// Makes state() include `buffers` (one per parameter, empty until used) as
+    /// "state.K.<name>".
+    void keep_in_state(const char* name, std::vector<std::vector<T>>& buffers);
+    /// Makes state() include `counters` (one per parameter) as "state.K.<name>".
+    void keep_in_state(const char* name, std::vector<long>& counters);
+
     std::vector<Tensor<T>> parameters_;
     double learning_rate_;
+
+private:
+    std::vector<std::pair<std::string, std::vector<std::vector<T>>*>> state_buffers_;
+    std::vector<std::pair<std::string, std::vector<long>*>> state_counters_;
 };
 
 struct SgdOptions {
