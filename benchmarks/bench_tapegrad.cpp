@@ -13,8 +13,10 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 #include <random>
@@ -116,6 +118,38 @@ void BM_ChainForwardBackward(benchmark::State& state) {
         in.x0.zero_grad();
     }
     set_ns_per_op(state);
+}
+
+/// Resident memory of this process in bytes (Linux).
+std::size_t resident_bytes() {
+    std::size_t total_pages = 0, resident_pages = 0;
+    if (FILE* statm = std::fopen("/proc/self/statm", "r")) {
+        if (std::fscanf(statm, "%zu %zu", &total_pages, &resident_pages) != 2) resident_pages = 0;
+        std::fclose(statm);
+    }
+    return resident_pages * std::size_t(sysconf(_SC_PAGESIZE));
+}
+
+// Memory a recorded op costs: a chain of 1,000,000 ops on one-element tensors, alive at
+// once, as resident bytes per node. Arg 0: y = y * c + 0 (two nodes a step, saving c and
+// y); arg 1: y = tanh(y) (one node, saving its output).
+void BM_GraphBytesPerNode(benchmark::State& state) {
+    constexpr std::size_t steps = 1'000'000;
+    const bool tanh_chain = state.range(0) == 1;
+    const std::size_t nodes = tanh_chain ? steps : 2 * steps;
+    for (auto _ : state) {
+        state.PauseTiming();
+        release_cached_memory();
+        const std::size_t before = resident_bytes();
+        state.ResumeTiming();
+        F x = F::full({1}, 0.5f, true), c = F::full({1}, 0.999f), zero = F::zeros({1});
+        F y = x;
+        for (std::size_t i = 0; i < steps; ++i) y = tanh_chain ? tanh(y) : y * c + zero;
+        state.PauseTiming();
+        state.counters["bytes_per_node"] = double(resident_bytes() - before) / double(nodes);
+        y = F();
+        state.ResumeTiming();
+    }
 }
 
 void BM_ChainForwardNoGrad(benchmark::State& state) {
@@ -408,6 +442,7 @@ void BM_Conv2dOneDnnPrimitives(benchmark::State& state) {
 BENCHMARK(BM_ChainForwardRecording)->Arg(1)->Arg(8)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ChainBackward)->Arg(1)->Arg(8)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ChainForwardBackward)->Arg(1)->Arg(8)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_GraphBytesPerNode)->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ChainForwardNoGrad)->Arg(1)->Arg(8)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MlpStep)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MlpStepGemmsOnly)

@@ -32,12 +32,17 @@ libzip-dev              build  libzip libzip::zip
 zipcmp                  build
 zipmerge                build
 ziptool                 build
+libcli11-dev            build  CLI11 CLI11::CLI11
 dataset-fashion-mnist   train
 libgtest-dev            test   GTest GTest::gtest GTest::gtest_main
 libgmock-dev            test   GTest::gmock GTest::gmock_main
 libbenchmark-dev        test   benchmark benchmark::benchmark
 graphviz                test   dot
+libopenmpi-dev          test   MPI MPI::MPI_CXX
+openmpi-bin             test   mpirun mpiexec
+procps                  test   pgrep
 clang                   test   clang++
+clang-format            test   clang-format
 libclang-rt-14-dev      test
 libtorch-dev            bench  Torch
 python3                 bench  python3

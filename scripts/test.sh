@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up on a fresh Debian 12 machine and runs every test, fastest stage first:
-#  1. the suite in a Release build (ctest), with the dependency and format checks;
+#  1. the suite in a Release build (ctest), with the dependency, layering and format checks
+#     and the data-parallel tests under mpirun;
 #  2. the suite again in a Debug build with AddressSanitizer, UndefinedBehaviorSanitizer
 #     (leak checking on) and xtensor's assertions;
 #  3. the threading tests under ThreadSanitizer;
@@ -55,7 +56,7 @@ jobs=$(nproc)
 sanitized=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1" -DTAPEGRAD_NATIVE=OFF -DTAPEGRAD_BUILD_BENCHMARKS=OFF)
 
 echo "== Release build and tests"
-must cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_TESTS=ON
+must cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_TESTS=ON -DTAPEGRAD_DISTRIBUTED=ON
 must cmake --build build/release -j"$jobs"
 run_ctest build/release
 stage_done $? release

@@ -1,5 +1,5 @@
-// Matrix products and the backends behind them. <cblas.h> stays in this file: it cannot
-// share a translation unit with xtensor-blas, and nothing else needs it.
+// Matrix products and the backends behind them: oneDNN for float, OpenBLAS for double.
+// The backends' C headers stay in this file; nothing else needs them.
 
 #include "engine/gemm.hpp"
 

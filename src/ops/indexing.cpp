@@ -32,7 +32,6 @@ FlatPositions positions_along(const Shape& shape, std::size_t axis,
     return positions;
 }
 
-
 template <class T>
 Tensor<T> take_along(const char* name, const Tensor<T>& x, int axis,
                      const std::vector<std::size_t>& entries, bool keep_axis) {
@@ -55,7 +54,8 @@ Tensor<T> take_along(const char* name, const Tensor<T>& x, int axis,
 namespace detail {
 
 // y.flat[j] = x.flat[p[j]]      dx = scatter_flat(dy, p, x's shape)
-template <class T> Tensor<T> take(const char* op, const Tensor<T>& x, FlatPositions positions, const Shape& shape) {
+template <class T>
+Tensor<T> take(const char* op, const Tensor<T>& x, FlatPositions positions, const Shape& shape) {
     return record(op, {x}, from_xtensor(detail::gather_flat(as_xtensor(x), positions, shape)),
                   [positions, x_shape = x.shape()](auto& d, const auto& dY) {
                       d.add(0, scatter_flat(dY, positions, x_shape));

@@ -99,12 +99,14 @@ template <class T> Tensor<T> mean(const Tensor<T>& x) {
 
 // y = x at the first maximum along axis      dx = dy put back there, 0 elsewhere
 template <class T> Tensor<T> max(const Tensor<T>& x, int axis, bool keepdims) {
-    const auto [positions, shape] = extreme_positions("max", x, axis, keepdims, [](T a, T b) { return a > b; });
+    const auto [positions, shape] =
+        extreme_positions("max", x, axis, keepdims, [](T a, T b) { return a > b; });
     return take("max", x, positions, shape);
 }
 
 template <class T> Tensor<T> min(const Tensor<T>& x, int axis, bool keepdims) {
-    const auto [positions, shape] = extreme_positions("min", x, axis, keepdims, [](T a, T b) { return a < b; });
+    const auto [positions, shape] =
+        extreme_positions("min", x, axis, keepdims, [](T a, T b) { return a < b; });
     return take("min", x, positions, shape);
 }
 

@@ -1,5 +1,6 @@
-// The seed's closed-form matrix gradients (with the errata), computed here by explicit
-// loops on random data, against what backward() produces.
+// The closed-form matrix gradients of docs/ops.md (linear layer, softmax, cross-entropy and
+// their fusion), computed here by explicit loops on random data, against what backward()
+// produces.
 
 #include "random_tensors.hpp"
 #include "tapegrad/tapegrad.hpp"

@@ -1,9 +1,12 @@
 // The training loop on a small synthetic MNIST-format dataset written by the test: the loss
 // falls, runs are deterministic, and saved parameters evaluate exactly as before.
 
+#include "files.hpp"
 #include "idx_bytes.hpp"
 #include "metrics.hpp"
+#include "run_files.hpp"
 #include "tapegrad/data/loader.hpp"
+#include "tapegrad/errors.hpp"
 #include "tapegrad/nn/parameters_file.hpp"
 #include "trainer.hpp"
 
@@ -111,6 +114,102 @@ TEST_F(Training, SaveLoadEvalReproducesTheAccuracyExactly) {
     const Evaluation reproduced = restored.evaluate(test_);
     EXPECT_EQ(reproduced.accuracy, expected.accuracy);
     EXPECT_EQ(reproduced.loss, expected.loss);
+}
+
+/// Every parameter and buffer value of the model, in order.
+std::vector<float> state_values(Trainer& trainer) {
+    std::vector<float> values;
+    for (const auto& p : trainer.model().named_state()) {
+        const std::vector<float> v = p.tensor->to_vector();
+        values.insert(values.end(), v.begin(), v.end());
+    }
+    return values;
+}
+
+class Resuming : public Training, public ::testing::WithParamInterface<const char*> {};
+
+// Stopping after 2 of 4 epochs and resuming from the checkpoint gives the same bits as
+// training 4 epochs at once: parameters, optimizer moments, dropout's generator and the
+// epoch's shuffled order all continue where they stopped.
+TEST_P(Resuming, FromACheckpointIsBitIdenticalToNotStopping) {
+    options_.epochs = 4;
+    options_.dropout = 0.2;
+    options_.optimizer = GetParam();
+    const ModelInputs inputs{train_.normalization, pixels, classes};
+
+    Trainer uninterrupted(options_, pixels, classes);
+    data::BatchLoader loader = uninterrupted.training_loader(train_);
+    for (int epoch = 0; epoch < 4; ++epoch) uninterrupted.train_epoch(epoch, loader);
+
+    const std::string checkpoint = (dir_ / "checkpoint.npz").string();
+    {
+        Trainer first_half(options_, pixels, classes);
+        data::BatchLoader first_loader = first_half.training_loader(train_);
+        RunState state;
+        for (int epoch = 0; epoch < 2; ++epoch) {
+            first_half.train_epoch(epoch, first_loader);
+            state.history.push_back({epoch + 1, 0.5, 0.5, 0.5, 0.5, 1.0});
+            state.epochs_done = epoch + 1;
+            save_checkpoint(checkpoint, first_half, options_, inputs, state);
+        }
+    }
+    Trainer resumed(options_, pixels, classes);
+    const RunFile file(read_file(checkpoint), checkpoint);
+    ASSERT_TRUE(file.is_checkpoint());
+    EXPECT_EQ(recipe_toml(file.recipe()), recipe_toml(options_));
+    const RunState state = file.restore(resumed);
+    EXPECT_EQ(state.epochs_done, 2);
+    ASSERT_EQ(state.history.size(), 2u);
+    EXPECT_EQ(state.history[1].epoch, 2);
+    data::BatchLoader second_loader = resumed.training_loader(train_);
+    for (int epoch = state.epochs_done; epoch < 4; ++epoch)
+        resumed.train_epoch(epoch, second_loader);
+
+    EXPECT_EQ(state_values(resumed), state_values(uninterrupted));
+}
+
+INSTANTIATE_TEST_SUITE_P(Optimizers, Resuming, ::testing::Values("adam", "sgd"));
+
+TEST_F(Training, AModelFileNamesItsArchitectureAndNormalisation) {
+    options_.model = "cnn";
+    options_.epochs = 1;
+    Trainer trained(options_, pixels, classes);
+    data::BatchLoader loader = trained.training_loader(train_);
+    trained.train_epoch(0, loader);
+    const std::string path = (dir_ / "model.npz").string();
+    save_model(path, trained, options_, {train_.normalization, pixels, classes});
+
+    const RunFile file(read_file(path), path);
+    EXPECT_FALSE(file.is_checkpoint());
+    const Options recipe = file.recipe();
+    EXPECT_EQ(recipe.model, "cnn");
+    const ModelInputs inputs = file.inputs();
+    EXPECT_EQ(inputs.normalization.mean, train_.normalization.mean);
+    EXPECT_EQ(inputs.normalization.std, train_.normalization.std);
+    EXPECT_EQ(inputs.features, pixels);
+    EXPECT_EQ(inputs.classes, classes);
+    // Built from the file alone, the model evaluates exactly as the trained one.
+    Trainer rebuilt(recipe, inputs.features, inputs.classes);
+    file.restore(rebuilt);
+    EXPECT_EQ(rebuilt.evaluate(test_).loss, trained.evaluate(test_).loss);
+    // The library's loader reads it too: the meta.* entries are not the model's.
+    Trainer plain(options_, pixels, classes);
+    nn::load_parameters(plain.model(), path);
+    EXPECT_EQ(state_values(plain), state_values(trained));
+}
+
+TEST_F(Training, FilesThatAreNotTheProgramsAreRejectedByName) {
+    const std::string path = (dir_ / "plain.npz").string();
+    Trainer trainer(options_, pixels, classes);
+    nn::save_parameters(trainer.model(), path);
+    try {
+        RunFile file(read_file(path), path);
+        FAIL() << "expected FormatError";
+    } catch (const FormatError& error) {
+        EXPECT_EQ(std::string(error.what()),
+                  path + ": no entry 'meta.recipe': not a model file or checkpoint written by "
+                         "tapegrad-train");
+    }
 }
 
 TEST_F(Training, WholeModelGradcheckPasses) {

@@ -1,14 +1,13 @@
 #include "plot.hpp"
 
+#include "files.hpp"
+
 #include <fmt/format.h>
-#include <fmt/os.h>
 
 #include <algorithm>
 #include <cmath>
 #include <iterator>
 #include <limits>
-#include <stdexcept>
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -229,15 +228,7 @@ std::string training_plot_svg(const History& history, const std::string& title) 
 
 void write_training_plot(const std::string& path, const History& history,
                          const std::string& title) {
-    const std::string svg = training_plot_svg(history, title);
-    try {
-        auto file = fmt::output_file(path);
-        file.print("{}", svg);
-        file.close(); // reports a failed final write, which the destructor would swallow
-    } catch (const std::system_error& error) {
-        throw std::runtime_error(
-            fmt::format("cannot write training plot {}: {}", path, error.what()));
-    }
+    write_file(path, training_plot_svg(history, title));
 }
 
 } // namespace tapegrad::train

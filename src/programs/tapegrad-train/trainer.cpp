@@ -83,54 +83,87 @@ std::size_t correct_predictions(const Tensor<float>& logits,
 
 } // namespace
 
-Trainer::Trainer(const Options& options, std::size_t features, std::size_t classes)
-    : schedule_(make_schedule(options)) {
+Trainer::Trainer(const Options& options, std::size_t features, std::size_t classes, Peers* peers)
+    : options_(options), peers_(peers), schedule_(make_schedule(options)) {
     std::mt19937_64 rng(options.seed);
     model_ = make_model<float>(options, features, classes, rng);
     optimizer_ = make_optimizer(options, model_.parameters());
+    if (peers_) peers_->join(model_);
+}
+
+data::Shard Trainer::shard() const {
+    return peers_ ? data::Shard{peers_->rank(), peers_->size()} : data::Shard{};
+}
+
+data::BatchLoader Trainer::training_loader(const data::LabeledImages& set) const {
+    return data::BatchLoader(set, options_.batch_size, true, options_.seed + 1, shard());
 }
 
 Evaluation Trainer::train_epoch(int epoch, data::BatchLoader& loader, const StepCallback& on_step) {
     model_.train();
     optimizer_->set_learning_rate(schedule_.rate(epoch));
-    loader.start_epoch();
+    loader.start_epoch(std::uint64_t(epoch));
     data::Batch batch;
-    double loss_sum = 0;
-    std::size_t seen = 0, correct = 0;
+    // loss sum, correct predictions, rows: summed over the processes at the end
+    std::vector<double> totals(3, 0.0);
     while (loader.next(batch)) {
         optimizer_->zero_grad();
-        const Tensor<float> logits =
-            model_(batch_tensor<float>(batch.inputs, batch.rows, batch.features));
-        Tensor<float> loss = softmax_cross_entropy(logits, batch.labels);
-        loss.backward();
+        double step_loss = 0;
+        if (batch.rows > 0) {
+            const Tensor<float> logits =
+                model_(batch_tensor<float>(batch.inputs, batch.rows, batch.features));
+            Tensor<float> loss = softmax_cross_entropy(logits, batch.labels);
+            step_loss = loss.item();
+            totals[0] += step_loss * double(batch.rows);
+            totals[1] += double(correct_predictions(logits, batch.labels));
+            totals[2] += double(batch.rows);
+            // Gradients are averaged over the processes: weighting each by its share of the
+            // step makes the result the gradient of the mean loss over the whole step.
+            const double share = double(batch.rows * shard().count) / double(batch.step_rows);
+            if (share != 1) loss = loss * float(share);
+            loss.backward();
+        }
+        if (peers_) peers_->average_gradients();
         optimizer_->step();
-
-        const double step_loss = loss.item();
-        loss_sum += step_loss * double(batch.rows);
-        correct += correct_predictions(logits, batch.labels);
-        seen += batch.rows;
         if (on_step) on_step(batch.rows, step_loss);
     }
-    return {loss_sum / double(std::max<std::size_t>(seen, 1)),
-            double(correct) / double(std::max<std::size_t>(seen, 1))};
+    if (peers_) {
+        peers_->sum(totals);
+        // Batch normalisation's running statistics saw only this process's shards.
+        std::vector<Tensor<float>> buffers;
+        for (const auto& buffer : model_.named_buffers()) buffers.push_back(*buffer.tensor);
+        if (!buffers.empty()) peers_->average(buffers);
+    }
+    const double seen = std::max(totals[2], 1.0);
+    return {totals[0] / seen, totals[1] / seen};
 }
 
 Evaluation Trainer::evaluate(const data::LabeledImages& set) {
     model_.eval();
     NoGrad no_grad;
-    data::BatchLoader loader(set, 256, false, 0);
-    loader.start_epoch();
+    data::BatchLoader loader(set, 256, false, 0, shard());
+    loader.start_epoch(0);
     data::Batch batch;
-    double loss_sum = 0;
-    std::size_t correct = 0;
+    std::vector<double> totals(2, 0.0); // loss sum, correct predictions
     while (loader.next(batch)) {
+        if (batch.rows == 0) continue;
         const Tensor<float> logits =
             model_(batch_tensor<float>(batch.inputs, batch.rows, batch.features));
-        loss_sum += softmax_cross_entropy(logits, batch.labels).item() * double(batch.rows);
-        correct += correct_predictions(logits, batch.labels);
+        totals[0] += softmax_cross_entropy(logits, batch.labels).item() * double(batch.rows);
+        totals[1] += double(correct_predictions(logits, batch.labels));
     }
+    if (peers_) peers_->sum(totals);
     const double count = double(std::max<std::size_t>(set.count, 1));
-    return {loss_sum / count, double(correct) / count};
+    return {totals[0] / count, totals[1] / count};
+}
+
+Tensor<float> Trainer::first_step_loss(data::BatchLoader& loader) {
+    model_.train();
+    loader.start_epoch(0);
+    data::Batch batch;
+    loader.next(batch);
+    return softmax_cross_entropy(
+        model_(batch_tensor<float>(batch.inputs, batch.rows, batch.features)), batch.labels);
 }
 
 GradcheckResult check_model_gradients(nn::Sequential<float>& model, const Options& options,
