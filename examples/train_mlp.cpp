@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
     const int epochs = argc > 2 ? std::stoi(argv[2]) : 3;
     const std::size_t train_images = argc > 3 ? std::stoul(argv[3]) : 0; // 0: all
 
-    // 1. Data: plain float arrays, normalised with the training set's statistics.
+    // 1. Data: the pixels as bytes; batches normalise them with the training set's statistics.
     data::ImageClassificationSet raw = data::load_mnist_format(data_dir);
     data::LabeledImages train =
         data::to_labeled_images(std::move(raw.train_images), raw.train_labels, 10);

@@ -56,7 +56,7 @@ private:
 struct ReducerOptions {
     /// Gradients are averaged in buckets of about this many bytes (a parameter larger than
     /// a bucket gets one of its own).
-    std::size_t bucket_bytes = std::size_t(4) << 20;
+    std::size_t bucket_bytes = std::size_t(1) << 20;
     /// Start each bucket's all-reduce as soon as backward has filled it (true), or all of
     /// them after backward (false: for measuring what the overlap saves).
     bool overlap = true;

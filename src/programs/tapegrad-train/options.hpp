@@ -31,7 +31,7 @@ struct Options {
     std::string eval;   // model file to evaluate, without training
     std::string graph;  // where to write one training step's graph (DOT)
     bool distributed = false;
-    double bucket_mb = 4; // gradient all-reduce bucket size with --distributed
+    double bucket_mb = 1; // gradient all-reduce bucket size with --distributed
     bool overlap = true;  // start all-reduces while backward runs
     bool help = false;
 };
