@@ -90,11 +90,21 @@ def main(directory):
         row(f"GEMM-bound 1024^3 fwd+bwd vs raw {lib}, {threads} thread(s)",
             tg[f"BM_GemmLinearForwardBackward/{threads}/real_time"]["time"], raw, "ms", "<= 1.02", 1.02, 2)
     for threads in ("1", "2"):
-        t_s, t_acc = epoch_seconds(f"{directory}/tapegrad-train-{threads}-*.log")
-        l_s, l_acc = epoch_seconds(f"{directory}/libtorch-train-{threads}-*.log")
-        if t_s and l_s:
-            row(f"training epoch, {threads} thread(s) (acc {t_acc:.2f}% vs {l_acc:.2f}%)", t_s, l_s, "s", "<= 0.50",
-                0.50, 2)
+        for net, name in (("0", "the CNN recipe"), ("1", "LibTorch's MNIST example net")):
+            key = f"BM_CnnStep/{threads}/{net}/real_time"
+            row(f"CNN step, {name}, {threads} thread(s)", tg[key]["time"], lt[key]["time"], "ms", "<= 0.80", 0.80, 1)
+        key = f"BM_Conv2dForwardBackward/{threads}/real_time"
+        row(f"conv2d fwd+bwd vs LibTorch, {threads} thread(s)", tg[key]["time"], lt[key]["time"], "ms", "", float("inf"),
+            2)
+        row(f"conv2d fwd+bwd vs raw oneDNN primitives, {threads} thread(s)", tg[key]["time"],
+            tg[f"BM_Conv2dOneDnnPrimitives/{threads}/real_time"]["time"], "ms", "<= 1.20", 1.20, 2)
+    for model, limit in (("mlp", 0.50), ("cnn", 0.80)):
+        for threads in ("1", "2"):
+            t_s, t_acc = epoch_seconds(f"{directory}/tapegrad-train-{model}-{threads}-*.log")
+            l_s, l_acc = epoch_seconds(f"{directory}/libtorch-train-{model}-{threads}-*.log")
+            if t_s and l_s:
+                row(f"{model.upper()} training epoch, {threads} thread(s) (acc {t_acc:.2f}% vs {l_acc:.2f}%)", t_s, l_s,
+                    "s", f"<= {limit:.2f}", limit, 2)
 
     width = max(len(r[0]) for r in rows)
     print(f"{'workload':<{width}}  {'tapegrad':>12}  {'reference':>12}  {'ratio':>6}  {'target':>7}")
@@ -102,12 +112,13 @@ def main(directory):
         print(f"{label:<{width}}  {value:>12}  {reference:>12}  {ratio:>6}  {target:>7}  {ok if target else ''}")
 
     print()
-    one, two = epoch_seconds(f"{directory}/tapegrad-train-1-*.log")[0], epoch_seconds(f"{directory}/tapegrad-train-2-*.log")[0]
+    one, two = (epoch_seconds(f"{directory}/tapegrad-train-mlp-{threads}-*.log")[0] for threads in ("1", "2"))
     scaling = [("MLP step", tg["BM_MlpStep/2/real_time"]["time"] / tg["BM_MlpStep/1/real_time"]["time"]),
+               ("CNN step", tg["BM_CnnStep/2/0/real_time"]["time"] / tg["BM_CnnStep/1/0/real_time"]["time"]),
                ("GEMM-bound", tg["BM_GemmLinearForwardBackward/2/real_time"]["time"]
                 / tg["BM_GemmLinearForwardBackward/1/real_time"]["time"])]
     if one and two:
-        scaling.append(("training epoch", two / one))
+        scaling.append(("MLP training epoch", two / one))
     print("tapegrad, time at 2 threads / time at 1 thread (target <= 1.00): " +
           ", ".join(f"{name} {ratio:.2f}" for name, ratio in scaling))
     for lib, pattern in (("tapegrad", "rss-tapegrad-*.json"), ("LibTorch", "rss-libtorch-*.json")):

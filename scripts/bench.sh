@@ -25,9 +25,15 @@ for round in $(seq "$rounds"); do
   # Peak RSS needs a process of its own per library.
   "$bin/bench_tapegrad" --benchmark_filter='BM_MlpStep/1/' --benchmark_format=json > "$out/rss-tapegrad-$round.json"
   "$bin/bench_libtorch" --benchmark_filter='BM_MlpStep/1/' --benchmark_format=json > "$out/rss-libtorch-$round.json"
+  # Whole MLP runs; one CNN epoch each (a CNN epoch is ~100x an MLP epoch).
   for threads in 1 2; do
-    build/release/src/programs/tapegrad-train --threads "$threads" --out "$out/run-$threads" > "$out/tapegrad-train-$threads-$round.log"
-    "$bin/libtorch_train" --threads "$threads" > "$out/libtorch-train-$threads-$round.log"
+    for model in mlp cnn; do
+      epochs=(); [ "$model" = cnn ] && epochs=(--epochs 1)
+      build/release/src/programs/tapegrad-train --model "$model" "${epochs[@]}" --threads "$threads" \
+        --out "$out/run-$model-$threads" > "$out/tapegrad-train-$model-$threads-$round.log"
+      "$bin/libtorch_train" --model "$model" "${epochs[@]}" --threads "$threads" \
+        > "$out/libtorch-train-$model-$threads-$round.log"
+    done
   done
 done
 

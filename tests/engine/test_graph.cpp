@@ -98,6 +98,19 @@ TEST(Graph, ConstantsRecordNothing) {
     EXPECT_EQ(live_node_count(), before);
 }
 
+TEST(Graph, AssigningOverTheLastHandleOfALeafWithAGradientFreesBoth) {
+    // Assignment replaces a handle's node before its gradient record, which must still be
+    // able to unregister itself from that node.
+    const std::size_t before = live_node_count();
+    D x = leaf({1.0, 2.0});
+    sum(x * x).backward();
+    ASSERT_TRUE(x.has_grad());
+    x = leaf({3.0});
+    EXPECT_EQ(live_node_count(), before + 1);
+    sum(x * x).backward();
+    EXPECT_DOUBLE_EQ(x.grad().item(), 6.0);
+}
+
 TEST(Graph, SecondBackwardThroughReleasedGraphThrows) {
     D x = leaf({1.0, 2.0});
     D y = sum(tanh(x));

@@ -208,12 +208,13 @@ public:
 
 /// What a tensor handle keeps beyond its value and node: the gradient that backward
 /// accumulates for it (a leaf's, or a retain_grad() tensor's). Shared by the handle's
-/// copies and pointed to, without ownership, by the node (NodeExtras::meta).
+/// copies and pointed to, without ownership, by the node (NodeExtras::meta). It holds its
+/// node so that it can unregister itself whatever order a handle drops the two in.
 template <class T> struct TensorMeta : RefCounted {
     explicit TensorMeta(Node<T>& owner_node);
     ~TensorMeta() override;
 
-    Node<T>* node;
+    NodePtr<T> node;
     std::weak_ptr<Value<T>> value; // the tensor's value, for post-accumulate hooks
     Tensor<T> grad;
     bool has_grad = false;
