@@ -14,6 +14,7 @@
 #include "engine/gemm.hpp"
 #include "tapegrad/function.hpp"
 
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <array>
@@ -162,7 +163,7 @@ using dnnl::memory;
 using Dims = memory::dims;
 
 struct Key {
-    std::array<std::int64_t, 16> sizes;
+    std::array<std::int64_t, 15> sizes;
     bool operator==(const Key& other) const { return sizes == other.sizes; }
 };
 struct KeyHash {
@@ -173,12 +174,15 @@ struct KeyHash {
     }
 };
 
+/// A primitive is made for the thread count of its time (its work split and scratchpad) and
+/// must run with that count, so the count is part of the key.
 Key key_of(const ConvGeometry& g, bool bias) {
     const auto& o = g.options;
     return {{std::int64_t(g.n), std::int64_t(g.c), std::int64_t(g.h), std::int64_t(g.w),
              std::int64_t(g.o), std::int64_t(g.kh), std::int64_t(g.kw), std::int64_t(o.stride.h),
              std::int64_t(o.stride.w), std::int64_t(o.padding.h), std::int64_t(o.padding.w),
-             std::int64_t(o.dilation.h), std::int64_t(o.dilation.w), std::int64_t(bias), 0, 0}};
+             std::int64_t(o.dilation.h), std::int64_t(o.dilation.w), std::int64_t(bias),
+             std::int64_t(omp_get_max_threads())}};
 }
 
 /// Plain layouts (NCHW, OIHW): no reorders into and out of oneDNN's blocked formats.

@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -36,6 +37,13 @@ constexpr std::size_t classes = 10;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+/// The largest resident memory this process has had so far (Linux reports KiB).
+double peak_memory_mib() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return double(usage.ru_maxrss) / 1024;
 }
 
 struct Data {
@@ -187,8 +195,8 @@ int train(Options options, int argc, char** argv, Peers* peers) {
                                         options.optimizer, dataset));
     }
     const double test_accuracy = state.history.empty() ? 0 : state.history.back().test_accuracy;
-    fmt::print("final test accuracy {:.2f}% in {:.1f} s total\n", 100 * test_accuracy,
-               seconds_since(start));
+    fmt::print("final test accuracy {:.2f}% in {:.1f} s total, peak memory {:.0f} MiB\n",
+               100 * test_accuracy, seconds_since(start), peak_memory_mib());
     if (peers) fmt::print("{}\n", peers->report());
     fmt::print("wrote {}, {}, {}, {}, {}\n", csv, plot, model, checkpoint, recipe);
     return 0;
