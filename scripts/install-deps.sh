@@ -15,7 +15,8 @@ set -euo pipefail
 # uses a name that no line here provides. (Debian's oneDNN package finds OpenCL when it is
 # found itself, though it only recommends the package. Debian's libzip CMake package fails
 # unless the zipcmp, zipmerge and ziptool programs are installed, though libzip-dev does not
-# depend on their packages.)
+# depend on their packages. clang++ finds OpenMP only with LLVM's runtime, libomp-dev: the fuzz
+# build needs it.)
 table='
 cmake                   build  cmake ctest
 g++                     build  g++ OpenMP OpenMP::OpenMP_CXX
@@ -44,6 +45,7 @@ procps                  test   pgrep
 clang                   test   clang++
 clang-format            test   clang-format
 libclang-rt-14-dev      test
+libomp-dev              test
 libtorch-dev            bench  Torch
 python3                 bench  python3
 '
