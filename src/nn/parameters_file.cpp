@@ -62,13 +62,14 @@ void load_state_arrays(Module<T>& module, const std::vector<io::NamedArray>& arr
                 source, name, format_shape(array.shape), format_shape(tensor->shape())));
         }
     }
-    for (const auto& [name, array] : entries) {
+    for (const auto& entry : entries) {
+        const std::string& name = entry.first;
         const bool known = std::any_of(parameters.begin(), parameters.end(),
                                        [&](const auto& p) { return p.name == name; });
         if (!known) {
             throw FormatError(fmt::format(
                 "load_parameters: {}: entry '{}' of shape {} is not a parameter of the model",
-                source, name, format_shape(array->shape)));
+                source, name, format_shape(entry.second->shape)));
         }
     }
     // Every entry is float32 and fits its tensor: nothing below throws.
