@@ -54,7 +54,8 @@ PoolGeometry pool_geometry(const char* op, const Shape& x, Size2d kernel, Size2d
         throw ValueError(fmt::format("{}: padding {}x{} is more than half the kernel {}x{}", op,
                                      padding.h, padding.w, kernel.h, kernel.w));
     }
-    if (x[2] + 2 * padding.h < kernel.h || x[3] + 2 * padding.w < kernel.w) {
+    if (x[2] == 0 || x[3] == 0 || x[2] + 2 * padding.h < kernel.h ||
+        x[3] + 2 * padding.w < kernel.w) {
         throw ShapeError(fmt::format("{}: a kernel of {}x{} is larger than the padded input {}", op,
                                      kernel.h, kernel.w, format_shape(x)));
     }
