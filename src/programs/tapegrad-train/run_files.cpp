@@ -35,6 +35,14 @@ std::vector<io::NamedArray> model_arrays(Trainer& trainer, const Options& option
 
 constexpr std::size_t history_columns = 6;
 
+/// The one non-negative integer an entry such as meta.epochs_done holds.
+std::int64_t single_count(const io::NamedArray& array, const std::string& source) {
+    const std::vector<std::int64_t>& values = array.as_int64();
+    if (values.size() != 1 || values[0] < 0)
+        throw FormatError(fmt::format("{}: entry '{}' is not a count", source, array.name));
+    return values[0];
+}
+
 } // namespace
 
 void save_model(const std::string& path, Trainer& trainer, const Options& options,
@@ -112,10 +120,7 @@ Options RunFile::recipe() const {
 ModelInputs RunFile::inputs() const {
     const std::vector<float>& normalization = at("meta.normalization").as_float32();
     const auto count = [&](const char* name) {
-        const std::vector<std::int64_t>& values = at(name).as_int64();
-        if (values.size() != 1 || values[0] < 0)
-            throw FormatError(fmt::format("{}: entry '{}' is not a count", source_, name));
-        return std::size_t(values[0]);
+        return std::size_t(single_count(at(name), source_));
     };
     if (normalization.size() != 2)
         throw FormatError(fmt::format("{}: entry 'meta.normalization' needs 2 values, has {}",
@@ -133,7 +138,7 @@ RunState RunFile::restore(Trainer& trainer) const {
         if (array.name.rfind("optimizer.", 0) != 0) continue;
         const std::string name = array.name.substr(std::string("optimizer.").size());
         if (array.dtype() == io::DType::int64) {
-            optimizer.counters[name] = array.as_int64().at(0);
+            optimizer.counters[name] = single_count(array, source_);
         } else {
             optimizer.buffers[name] = array.as_float32();
         }
@@ -150,7 +155,7 @@ RunState RunFile::restore(Trainer& trainer) const {
         }
     }
 
-    state.epochs_done = int(at("meta.epochs_done").as_int64().at(0));
+    state.epochs_done = int(single_count(at("meta.epochs_done"), source_));
     const io::NamedArray& history = at("meta.history");
     const std::vector<double>& rows = history.as_float64();
     if (history.shape.size() != 2 || history.shape[1] != history_columns) {

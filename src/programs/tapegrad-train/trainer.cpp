@@ -91,6 +91,10 @@ Trainer::Trainer(const Options& options, std::size_t features, std::size_t class
     if (peers_) peers_->join(model_);
 }
 
+Tensor<float> Trainer::logits_of(const data::Batch& batch) {
+    return model_(batch_tensor<float>(batch.inputs, batch.rows, batch.features));
+}
+
 data::Shard Trainer::shard() const {
     return peers_ ? data::Shard{peers_->rank(), peers_->size()} : data::Shard{};
 }
@@ -110,8 +114,7 @@ Evaluation Trainer::train_epoch(int epoch, data::BatchLoader& loader, const Step
         optimizer_->zero_grad();
         double step_loss = 0;
         if (batch.rows > 0) {
-            const Tensor<float> logits =
-                model_(batch_tensor<float>(batch.inputs, batch.rows, batch.features));
+            const Tensor<float> logits = logits_of(batch);
             Tensor<float> loss = softmax_cross_entropy(logits, batch.labels);
             step_loss = loss.item();
             totals[0] += step_loss * double(batch.rows);
@@ -147,8 +150,7 @@ Evaluation Trainer::evaluate(const data::LabeledImages& set) {
     std::vector<double> totals(2, 0.0); // loss sum, correct predictions
     while (loader.next(batch)) {
         if (batch.rows == 0) continue;
-        const Tensor<float> logits =
-            model_(batch_tensor<float>(batch.inputs, batch.rows, batch.features));
+        const Tensor<float> logits = logits_of(batch);
         totals[0] += softmax_cross_entropy(logits, batch.labels).item() * double(batch.rows);
         totals[1] += double(correct_predictions(logits, batch.labels));
     }
@@ -162,8 +164,7 @@ Tensor<float> Trainer::first_step_loss(data::BatchLoader& loader) {
     loader.start_epoch(0);
     data::Batch batch;
     loader.next(batch);
-    return softmax_cross_entropy(
-        model_(batch_tensor<float>(batch.inputs, batch.rows, batch.features)), batch.labels);
+    return softmax_cross_entropy(logits_of(batch), batch.labels);
 }
 
 GradcheckResult check_model_gradients(nn::Sequential<float>& model, const Options& options,

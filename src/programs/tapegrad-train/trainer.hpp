@@ -71,6 +71,7 @@ public:
     Tensor<float> first_step_loss(data::BatchLoader& loader);
 
 private:
+    Tensor<float> logits_of(const data::Batch& batch);
     data::Shard shard() const;
 
     const Options options_;
