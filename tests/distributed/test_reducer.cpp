@@ -52,7 +52,9 @@ TEST_P(Reducer, AveragesEveryGradientOverTheRanksInAnyBucketing) {
         expect_mean_gradients(p);
     }
     EXPECT_EQ(reducer.stats().steps, 3u);
-    if (bucket_bytes < 4000) EXPECT_EQ(reducer.bucket_count(), p.size());
+    if (bucket_bytes < 4000) {
+        EXPECT_EQ(reducer.bucket_count(), p.size());
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(BucketSizes, Reducer,
