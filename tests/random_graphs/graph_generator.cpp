@@ -15,7 +15,6 @@
 #include <numeric>
 #include <optional>
 #include <random>
-#include <sstream>
 #include <stdexcept>
 
 namespace tapegrad::testing {
@@ -36,28 +35,6 @@ constexpr std::size_t max_input_elements = 32;
 constexpr std::size_t min_planned_steps = 4;
 constexpr std::size_t max_planned_steps = 40; // plus the steps that fold in unread values
 
-/// How often each op is tried. Ops that end in a scalar come less often, so that most of a
-/// program works on tensors; ops that often find no suitable operand come more often.
-double op_weight(Op op) {
-    switch (op) {
-    case Op::sum:
-    case Op::mean:
-    case Op::cross_entropy:
-    case Op::softmax_cross_entropy_targets:
-    case Op::softmax_cross_entropy_labels:
-    case Op::nll_loss:
-    case Op::mse_loss:
-        return 0.5;
-    case Op::matmul:
-    case Op::batched_matmul:
-    case Op::linear:
-    case Op::linear_without_bias:
-        return 2;
-    default:
-        return 1;
-    }
-}
-
 std::size_t element_count(const Shape& shape) {
     return std::accumulate(shape.begin(), shape.end(), std::size_t(1), std::multiplies<>());
 }
@@ -75,237 +52,34 @@ std::optional<Shape> broadcast(const Shape& a, const Shape& b) {
     return out;
 }
 
-std::string number(double x) {
-    std::ostringstream text;
-    text << x;
-    return text.str();
-}
-
-template <class List> std::string braced(const List& items) {
-    std::string text = "{";
-    for (std::size_t i = 0; i < items.size(); ++i)
-        text += (i ? ", " : "") + number(static_cast<double>(items[i]));
-    return text + "}";
-}
-
-/// "stride 2, padding 1, dilation 1" (pooling has no dilation).
-std::string window_text(const Conv2dOptions& w, bool dilation) {
-    std::string text =
-        "stride " + number(double(w.stride.h)) + ", padding " + number(double(w.padding.h));
-    return dilation ? text + ", dilation " + number(double(w.dilation.h)) : text;
-}
-
-std::string call(const std::string& name, const std::vector<std::string>& arguments) {
-    std::string text = name + "(";
-    for (std::size_t i = 0; i < arguments.size(); ++i) text += (i ? ", " : "") + arguments[i];
-    return text + ")";
-}
-
-/// The right-hand side of a step: "v1 + v2", "sum(v3, {0, -1}, keepdims)", ...
 std::string expression(const Step& step) {
-    const auto v = [&step](std::size_t k) { return "v" + std::to_string(step.operands[k]); };
-    const std::string s = number(step.scalar);
-    // Negative scalars in parentheses between operators: "v1 - (-0.5)".
-    const std::string infix_s = step.scalar < 0 ? "(" + s + ")" : s;
-    // The operand, then the axes of a reduction, then keepdims when set.
-    const auto along = [&](const std::string& axes) {
-        std::vector<std::string> arguments{v(0), axes};
-        if (step.keepdims) arguments.push_back("keepdims");
-        return arguments;
-    };
-    switch (step.op) {
-    case Op::input:
-    case Op::constant:
-        return op_name(step.op) + " " + std::to_string(step.slot);
-    case Op::add:
-        return v(0) + " + " + v(1);
-    case Op::sub:
-        return v(0) + " - " + v(1);
-    case Op::mul:
-        return v(0) + " * " + v(1);
-    case Op::div:
-        return v(0) + " / " + v(1);
-    case Op::neg:
-        return "-" + v(0);
-    case Op::add_scalar:
-        return v(0) + " + " + infix_s;
-    case Op::scalar_add:
-        return infix_s + " + " + v(0);
-    case Op::sub_scalar:
-        return v(0) + " - " + infix_s;
-    case Op::scalar_sub:
-        return infix_s + " - " + v(0);
-    case Op::mul_scalar:
-        return v(0) + " * " + infix_s;
-    case Op::scalar_mul:
-        return infix_s + " * " + v(0);
-    case Op::div_scalar:
-        return v(0) + " / " + infix_s;
-    case Op::scalar_div:
-        return infix_s + " / " + v(0);
-    case Op::pow:
-    case Op::leaky_relu:
-    case Op::elu:
-        return call(op_name(step.op), {v(0), s});
-    case Op::relu:
-    case Op::tanh:
-    case Op::sigmoid:
-    case Op::exp:
-    case Op::log:
-    case Op::sqrt:
-    case Op::abs:
-    case Op::transpose:
-    case Op::sum:
-    case Op::mean:
-        return call(op_name(step.op), {v(0)});
-    case Op::matmul:
-    case Op::batched_matmul:
-        return call("matmul", {v(0), v(1)});
-    case Op::permute:
-        return call("transpose", {v(0), braced(step.shape_argument)});
-    case Op::reshape:
-        return call("reshape", {v(0), braced(step.shape_argument)});
-    case Op::linear:
-        return call("linear", {v(0), v(1), v(2)});
-    case Op::linear_without_bias:
-        return call("linear", {v(0), v(1)});
-    case Op::sum_axes:
-        return call("sum", along(braced(step.axes)));
-    case Op::mean_axes:
-        return call("mean", along(braced(step.axes)));
-    case Op::max:
-        return call("max", along(number(step.axes[0])));
-    case Op::softmax:
-    case Op::log_softmax:
-        return call(op_name(step.op), {v(0), number(step.axes[0])});
-    case Op::cross_entropy:
-    case Op::mse_loss:
-        return call(op_name(step.op), {v(0), v(1)});
-    case Op::softmax_cross_entropy_targets:
-        return call("softmax_cross_entropy", {v(0), v(1)});
-    case Op::softmax_cross_entropy_labels:
-        return call("softmax_cross_entropy", {v(0), "labels " + braced(step.labels)});
-    case Op::nll_loss:
-        return call("nll_loss", {v(0), "labels " + braced(step.labels)});
-    case Op::conv2d:
-        return call("conv2d", {v(0), v(1), v(2), window_text(step.window, true)});
-    case Op::max_pool2d:
-    case Op::avg_pool2d:
-        return call(op_name(step.op), {v(0), "kernel " + number(double(step.kernel.h)),
-                                       window_text(step.window, false)});
-    case Op::batch_norm:
-        return call("batch_norm", {v(0), v(1), v(2), "training"});
+    switch (step.source) {
+    case Source::input:
+        return "input " + std::to_string(step.slot);
+    case Source::constant:
+        return "constant " + std::to_string(step.slot);
+    case Source::op:
+        break;
     }
-    throw std::logic_error("expression: unknown op");
+    std::vector<std::string> operands;
+    for (std::size_t v : step.operands) operands.push_back("v" + std::to_string(v));
+    return written_call(op_row(step.op), operands, step);
 }
 
 Tensor<double> evaluate(const Step& step, const std::vector<Tensor<double>>& values,
                         const std::vector<Tensor<double>>& inputs,
                         const std::vector<Tensor<double>>& constants) {
-    const auto v = [&](std::size_t k) -> const Tensor<double>& { return values[step.operands[k]]; };
-    const double s = step.scalar;
-    switch (step.op) {
-    case Op::input:
+    switch (step.source) {
+    case Source::input:
         return inputs[step.slot];
-    case Op::constant:
+    case Source::constant:
         return constants[step.slot];
-    case Op::add:
-        return v(0) + v(1);
-    case Op::sub:
-        return v(0) - v(1);
-    case Op::mul:
-        return v(0) * v(1);
-    case Op::div:
-        return v(0) / v(1);
-    case Op::neg:
-        return -v(0);
-    case Op::add_scalar:
-        return v(0) + s;
-    case Op::scalar_add:
-        return s + v(0);
-    case Op::sub_scalar:
-        return v(0) - s;
-    case Op::scalar_sub:
-        return s - v(0);
-    case Op::mul_scalar:
-        return v(0) * s;
-    case Op::scalar_mul:
-        return s * v(0);
-    case Op::div_scalar:
-        return v(0) / s;
-    case Op::scalar_div:
-        return s / v(0);
-    case Op::pow:
-        return pow(v(0), s);
-    case Op::relu:
-        return relu(v(0));
-    case Op::leaky_relu:
-        return leaky_relu(v(0), s);
-    case Op::elu:
-        return elu(v(0), s);
-    case Op::tanh:
-        return tanh(v(0));
-    case Op::sigmoid:
-        return sigmoid(v(0));
-    case Op::exp:
-        return exp(v(0));
-    case Op::log:
-        return log(v(0));
-    case Op::sqrt:
-        return sqrt(v(0));
-    case Op::abs:
-        return abs(v(0));
-    case Op::matmul:
-    case Op::batched_matmul:
-        return matmul(v(0), v(1));
-    case Op::transpose:
-        return transpose(v(0));
-    case Op::permute:
-        return transpose(v(0), step.shape_argument);
-    case Op::reshape:
-        return reshape(v(0), step.shape_argument);
-    case Op::linear:
-        return linear(v(0), v(1), v(2));
-    case Op::linear_without_bias:
-        return linear(v(0), v(1));
-    case Op::sum:
-        return sum(v(0));
-    case Op::sum_axes:
-        return sum(v(0), step.axes, step.keepdims);
-    case Op::mean:
-        return mean(v(0));
-    case Op::mean_axes:
-        return mean(v(0), step.axes, step.keepdims);
-    case Op::max:
-        return max(v(0), step.axes[0], step.keepdims);
-    case Op::softmax:
-        return softmax(v(0), step.axes[0]);
-    case Op::log_softmax:
-        return log_softmax(v(0), step.axes[0]);
-    case Op::cross_entropy:
-        return cross_entropy(v(0), v(1));
-    case Op::softmax_cross_entropy_targets:
-        return softmax_cross_entropy(v(0), v(1));
-    case Op::softmax_cross_entropy_labels:
-        return softmax_cross_entropy(v(0), step.labels);
-    case Op::nll_loss:
-        return nll_loss(v(0), step.labels);
-    case Op::mse_loss:
-        return mse_loss(v(0), v(1));
-    case Op::conv2d:
-        return conv2d(v(0), v(1), v(2), step.window);
-    case Op::max_pool2d:
-        return max_pool2d(v(0), step.kernel, step.window.stride, step.window.padding);
-    case Op::avg_pool2d:
-        return avg_pool2d(v(0), step.kernel, step.window.stride, step.window.padding);
-    case Op::batch_norm: {
-        const std::size_t channels = v(0).shape()[1];
-        Tensor<double> running_mean = Tensor<double>::zeros({channels}),
-                       running_var = Tensor<double>::ones({channels});
-        return batch_norm(v(0), v(1), v(2), running_mean, running_var, true);
+    case Source::op:
+        break;
     }
-    }
-    throw std::logic_error("evaluate: unknown op");
+    Operands operands;
+    for (std::size_t v : step.operands) operands.push_back(values[v]);
+    return op_row(step.op).call(operands, step);
 }
 
 Step unary(Op op, std::size_t x, double scalar = 0) {
@@ -363,11 +137,10 @@ public:
         add_input(random_input_shape(),
                   one_of<Domain>({Domain::any, Domain::away_from_zero, Domain::positive}));
         const std::size_t planned_ops = uniform(min_planned_steps, max_planned_steps);
-        const std::vector<Op> ops = computing_ops();
         std::vector<double> weights;
-        for (Op op : ops) weights.push_back(op_weight(op));
+        for (const OpRow& row : op_table()) weights.push_back(row.weight);
         std::discrete_distribution<std::size_t> next_op(weights.begin(), weights.end());
-        while (program_.op_count() < planned_ops) try_op(ops[next_op(rng_)]);
+        while (program_.op_count() < planned_ops) try_op(op_table()[next_op(rng_)].op);
         fold_unread_values();
         return std::move(program_);
     }
@@ -449,8 +222,9 @@ private:
     /// Whether a step may read `v`. Inputs always may (a normal draw can exceed the bound
     /// slightly; the first step needs an operand), constants only as loss targets.
     bool usable(Value v) const {
-        const Op op = program_.steps[v].op;
-        return op == Op::input || (op != Op::constant && magnitude_[v] <= magnitude_bound);
+        const Source source = program_.steps[v].source;
+        return source == Source::input ||
+               (source == Source::op && magnitude_[v] <= magnitude_bound);
     }
     bool can_add_input(const Shape& s) const {
         return program_.inputs.size() < input_budget_ && element_count(s) <= max_input_elements;
@@ -486,7 +260,7 @@ private:
         std::mt19937 rng = derived_rng();
         program_.inputs.push_back(random_tensor<double>(s, rng, domain));
         Step step;
-        step.op = Op::input;
+        step.source = Source::input;
         step.slot = program_.inputs.size() - 1;
         step.note = describe(domain);
         return emit(std::move(step));
@@ -495,7 +269,7 @@ private:
     Value add_constant(Tensor<double> constant, std::string note) {
         program_.constants.push_back(std::move(constant));
         Step step;
-        step.op = Op::constant;
+        step.source = Source::constant;
         step.slot = program_.constants.size() - 1;
         step.note = std::move(note);
         return emit(std::move(step));
@@ -534,16 +308,15 @@ private:
         return emit(unary(chance(0.5) ? Op::add_scalar : Op::scalar_add, x, c));
     }
 
-    /// `x` if |x| >= margin everywhere, else x shifted so that zero falls into a gap of its
-    /// sorted elements wider than 2 margin, or below or above all of them. With
-    /// `some_positive` (relu, whose gradient would vanish otherwise) at least one element
-    /// ends up positive.
-    Value away_from_zero(Value x, double margin, bool some_positive = false) {
-        std::vector<double> e = elements(x);
+    /// Nothing if |e| >= margin for every element e, else a shift t (two decimals) that moves
+    /// zero into a gap of the sorted elements wider than 2 margin, or below or above all of
+    /// them: |e + t| >= margin for all. With `some_positive`, some e + t > 0 as well.
+    std::optional<double> shift_clear_of_zero(std::vector<double> e, double margin,
+                                              bool some_positive) {
         std::sort(e.begin(), e.end());
         const bool clear =
             std::all_of(e.begin(), e.end(), [margin](double y) { return std::abs(y) >= margin; });
-        if (clear && (!some_positive || e.back() > 0)) return x;
+        if (clear && (!some_positive || e.back() > 0)) return std::nullopt;
         // Shifts rounded to two decimals; the 0.01 of slack covers the rounding.
         std::vector<double> shifts{round_up(margin - e.front(), 0.01)};
         if (!some_positive) shifts.push_back(-round_up(margin + e.back(), 0.01));
@@ -551,7 +324,21 @@ private:
             if (e[i + 1] - e[i] >= 2 * margin + 0.02)
                 shifts.push_back(-std::round((e[i] + e[i + 1]) * 50) / 100);
         }
-        return shifted(x, one_of(shifts));
+        return one_of(shifts);
+    }
+
+    /// `x`, shifted if needed so that |x| >= margin everywhere (see shift_clear_of_zero).
+    Value away_from_zero(Value x, double margin, bool some_positive = false) {
+        const auto shift = shift_clear_of_zero(elements(x), margin, some_positive);
+        return shift ? shifted(x, *shift) : x;
+    }
+
+    /// `b`, shifted if needed so that |a - b| >= margin everywhere (broadcast): maximum and
+    /// minimum jump where a and b meet.
+    Value apart_from(Value a, Value b, double margin) {
+        const auto shift =
+            shift_clear_of_zero((values_[a] - values_[b]).to_vector(), margin, false);
+        return shift ? shifted(b, -*shift) : b;
     }
 
     /// `x` if x >= floor everywhere, else x shifted up to that.
@@ -561,11 +348,28 @@ private:
         return smallest >= floor ? x : shifted(x, round_up(floor - smallest, 0.01));
     }
 
-    /// The axes of `v` along which max has no near-tie: the top two elements of every line
-    /// differ by at least max_gap (or the axis has extent 1).
-    std::vector<std::size_t> tie_free_axes(Value v) const {
+    /// Bounds for clamp that lie at least kink_margin from every element of `x`, ascending:
+    /// one below all elements, the middles of wide gaps between them, one above all.
+    std::vector<double> clear_bounds(Value x) const {
+        std::vector<double> e = elements(x);
+        std::sort(e.begin(), e.end());
+        std::vector<double> bounds{std::floor((e.front() - 2 * kink_margin) * 100) / 100};
+        for (std::size_t i = 0; i + 1 < e.size(); ++i) {
+            if (e[i + 1] - e[i] >= 2 * kink_margin + 0.02)
+                bounds.push_back(std::round((e[i] + e[i + 1]) * 50) / 100);
+        }
+        bounds.push_back(std::ceil((e.back() + 2 * kink_margin) * 100) / 100);
+        return bounds;
+    }
+
+    /// The axes of `v` along which max (or min, if not `largest`) has no near-tie: the top
+    /// (bottom) two elements of every line differ by at least max_gap, or the axis has
+    /// extent 1.
+    std::vector<std::size_t> tie_free_axes(Value v, bool largest) const {
         const Shape& s = shape(v);
-        const std::vector<double> e = elements(v);
+        std::vector<double> e = elements(v);
+        if (!largest)
+            for (double& y : e) y = -y;
         std::vector<std::size_t> axes;
         for (std::size_t k = 0; k < s.size(); ++k) {
             const std::size_t extent = s[k];
@@ -733,6 +537,126 @@ private:
         // Rows of at least two classes: with one, a softmax loss is constantly 0.
         const auto classes = [this](Value v) { return rank(v) == 2 && shape(v)[1] >= 2; };
         switch (op) {
+        case Op::maximum:
+        case Op::minimum: {
+            const Value a = pick(any).value();
+            const Value b = broadcast_partner(a, Domain::any);
+            emit_bounded(binary(op, a, apart_from(a, b, kink_margin)));
+            return;
+        }
+        case Op::clamp: {
+            const Value x = pick(any).value();
+            const std::vector<double> bounds = clear_bounds(x);
+            const std::size_t low = uniform(0, bounds.size() - 2);
+            Step step = unary(op, x, bounds[low]);
+            step.upper = bounds[uniform(low + 1, bounds.size() - 1)];
+            emit_bounded(std::move(step));
+            return;
+        }
+        case Op::where: {
+            const Value a = pick(any).value();
+            const Value b = broadcast_partner(a, Domain::any);
+            const Shape s = broadcast(shape(a), shape(b)).value();
+            std::vector<double> mask(element_count(s));
+            for (double& m : mask) m = chance(0.5) ? 1 : 0;
+            Step step = binary(op, add_constant(Tensor<double>(s, mask), "mask of 0 and 1"), a);
+            step.operands.push_back(b);
+            emit_bounded(std::move(step));
+            return;
+        }
+        case Op::matrix_transpose: {
+            const auto x = pick([this](Value v) { return rank(v) >= 2; });
+            if (!x) return;
+            emit_bounded(unary(op, *x));
+            return;
+        }
+        case Op::flatten: {
+            const auto x = pick(not_scalar);
+            if (!x) return;
+            const std::size_t first = uniform(0, rank(*x) - 1), last = uniform(first, rank(*x) - 1);
+            emit_bounded(with_axes(
+                op, *x, {signed_axis(first, rank(*x)), signed_axis(last, rank(*x))}, false));
+            return;
+        }
+        case Op::squeeze: {
+            const auto unit_axes = [this](Value v) {
+                std::vector<std::size_t> axes;
+                for (std::size_t k = 0; k < rank(v); ++k)
+                    if (shape(v)[k] == 1) axes.push_back(k);
+                return axes;
+            };
+            const auto x = pick([&](Value v) { return !unit_axes(v).empty(); });
+            if (!x) return;
+            emit_bounded(with_axes(op, *x, {signed_axis(one_of(unit_axes(*x)), rank(*x))}, false));
+            return;
+        }
+        case Op::unsqueeze: {
+            const Value x = pick(any).value();
+            emit_bounded(with_axes(op, x, {signed_axis(uniform(0, rank(x)), rank(x) + 1)}, false));
+            return;
+        }
+        case Op::expand: {
+            const Value x = pick(any).value();
+            Shape target;
+            if (rank(x) < 3 && chance(0.3)) target.push_back(uniform(1, 3));
+            for (std::size_t extent : shape(x))
+                target.push_back(extent == 1 ? uniform(1, 3) : extent);
+            if (element_count(target) > max_value_elements) return;
+            Step step = unary(op, x);
+            step.shape_argument = target;
+            emit_bounded(std::move(step));
+            return;
+        }
+        case Op::narrow:
+        case Op::select:
+        case Op::index_select: {
+            const auto x = pick(not_scalar);
+            if (!x) return;
+            const std::size_t k = uniform(0, rank(*x) - 1), extent = shape(*x)[k];
+            Step step = with_axes(op, *x, {signed_axis(k, rank(*x))}, false);
+            step.start = uniform(0, extent - 1);
+            if (op == Op::narrow) step.length = uniform(1, extent - step.start);
+            if (op == Op::index_select) {
+                step.labels.resize(uniform(1, 4)); // repeats allowed: their gradients add up
+                for (auto& index : step.labels) index = std::int64_t(uniform(0, extent - 1));
+                if (element_count(shape(*x)) / extent * step.labels.size() > max_value_elements)
+                    return;
+            }
+            emit_bounded(std::move(step));
+            return;
+        }
+        case Op::cat: {
+            const auto a = pick(not_scalar);
+            if (!a) return;
+            const std::size_t k = uniform(0, rank(*a) - 1);
+            const auto fits = [&](Value b) {
+                if (rank(b) != rank(*a)) return false;
+                for (std::size_t j = 0; j < rank(b); ++j)
+                    if (j != k && shape(b)[j] != shape(*a)[j]) return false;
+                return 2 * element_count(shape(b)) <= max_value_elements;
+            };
+            Shape new_shape = shape(*a);
+            new_shape[k] = uniform(1, 3);
+            const auto b = chance(0.5) && can_add_input(new_shape)
+                               ? std::optional<Value>(add_input(new_shape, Domain::any))
+                               : pick_partner(fits);
+            if (!b || !fits(*b)) return;
+            Step step = binary(op, *a, *b);
+            step.axes = {signed_axis(k, rank(*a))};
+            emit_bounded(std::move(step));
+            return;
+        }
+        case Op::stack: {
+            const Value a = pick(any).value();
+            if (2 * element_count(shape(a)) > max_value_elements) return;
+            const auto b = chance(0.5) && can_add_input(shape(a))
+                               ? std::optional<Value>(add_input(shape(a), Domain::any))
+                               : pick_partner([&](Value v) { return shape(v) == shape(a); });
+            Step step = binary(op, a, b.value()); // `a` itself always fits
+            step.axes = {signed_axis(uniform(0, rank(a)), rank(a) + 1)};
+            emit_bounded(std::move(step));
+            return;
+        }
         case Op::neg:
         case Op::tanh:
         case Op::sigmoid:
@@ -843,10 +767,12 @@ private:
             emit_bounded(with_axes(op, *x, random_axes(rank(*x), true), chance(0.5)));
             return;
         }
-        case Op::max: {
-            const auto x = pick([this](Value v) { return !tie_free_axes(v).empty(); });
+        case Op::max:
+        case Op::min: {
+            const bool largest = op == Op::max;
+            const auto x = pick([&](Value v) { return !tie_free_axes(v, largest).empty(); });
             if (!x) return;
-            const int axis = signed_axis(one_of(tie_free_axes(*x)), rank(*x));
+            const int axis = signed_axis(one_of(tie_free_axes(*x, largest)), rank(*x));
             emit_bounded(with_axes(op, *x, {axis}, chance(0.5)));
             return;
         }
@@ -897,7 +823,8 @@ private:
             emit_bounded(binary(op, x, targets_for(x, false)));
             return;
         }
-        case Op::conv2d: {
+        case Op::conv2d:
+        case Op::conv2d_without_bias: {
             const auto x = image_of(pick([this](Value v) { return element_count(shape(v)) >= 4; }));
             if (!x) return;
             const Shape& s = shape(*x);
@@ -916,13 +843,11 @@ private:
             if (ho == 0 || wo == 0 || s[0] * out * ho * wo > max_value_elements ||
                 !can_add_input(w_shape))
                 return;
-            const Value w = add_input(w_shape, Domain::any);
-            const Value b = can_add_input({out})
-                                ? add_input({out}, Domain::any)
-                                : add_constant(Tensor<double>::zeros({out}), "zeros");
-            Step step;
-            step.op = op;
-            step.operands = {*x, w, b};
+            Step step = binary(op, *x, add_input(w_shape, Domain::any));
+            if (op == Op::conv2d)
+                step.operands.push_back(can_add_input({out})
+                                            ? add_input({out}, Domain::any)
+                                            : add_constant(Tensor<double>::zeros({out}), "zeros"));
             step.window = window;
             emit_bounded(std::move(step));
             return;
@@ -957,14 +882,12 @@ private:
                                    : add_constant(Tensor<double>::zeros({channels}), "zeros");
             Step step = binary(op, *x, gamma);
             step.operands.push_back(beta);
+            step.statistics = {channels};
             emit_bounded(std::move(step));
             return;
         }
-        case Op::input:
-        case Op::constant:
-            break;
         }
-        throw std::logic_error("try_op: not an op that computes: " + op_name(op));
+        throw std::logic_error(std::string("try_op: no operands for ") + op_row(op).name);
     }
 
     /// Adds every value that no step reads (reduced to a scalar) into the output, so that
@@ -990,114 +913,6 @@ private:
 
 } // namespace
 
-std::vector<Op> computing_ops() {
-    std::vector<Op> ops;
-    for (int k = int(Op::constant) + 1; k <= int(Op::mse_loss); ++k) ops.push_back(Op(k));
-    return ops;
-}
-
-std::string op_name(Op op) {
-    switch (op) {
-    case Op::input:
-        return "input";
-    case Op::constant:
-        return "constant";
-    case Op::add:
-        return "add";
-    case Op::sub:
-        return "sub";
-    case Op::mul:
-        return "mul";
-    case Op::div:
-        return "div";
-    case Op::neg:
-        return "neg";
-    case Op::add_scalar:
-        return "x + s";
-    case Op::scalar_add:
-        return "s + x";
-    case Op::sub_scalar:
-        return "x - s";
-    case Op::scalar_sub:
-        return "s - x";
-    case Op::mul_scalar:
-        return "x * s";
-    case Op::scalar_mul:
-        return "s * x";
-    case Op::div_scalar:
-        return "x / s";
-    case Op::scalar_div:
-        return "s / x";
-    case Op::pow:
-        return "pow";
-    case Op::relu:
-        return "relu";
-    case Op::leaky_relu:
-        return "leaky_relu";
-    case Op::elu:
-        return "elu";
-    case Op::tanh:
-        return "tanh";
-    case Op::sigmoid:
-        return "sigmoid";
-    case Op::exp:
-        return "exp";
-    case Op::log:
-        return "log";
-    case Op::sqrt:
-        return "sqrt";
-    case Op::abs:
-        return "abs";
-    case Op::matmul:
-        return "matmul";
-    case Op::batched_matmul:
-        return "matmul batched";
-    case Op::transpose:
-        return "transpose";
-    case Op::permute:
-        return "transpose permutation";
-    case Op::reshape:
-        return "reshape";
-    case Op::linear:
-        return "linear";
-    case Op::linear_without_bias:
-        return "linear without bias";
-    case Op::sum:
-        return "sum";
-    case Op::sum_axes:
-        return "sum axes";
-    case Op::mean:
-        return "mean";
-    case Op::mean_axes:
-        return "mean axes";
-    case Op::max:
-        return "max";
-    case Op::softmax:
-        return "softmax";
-    case Op::log_softmax:
-        return "log_softmax";
-    case Op::cross_entropy:
-        return "cross_entropy";
-    case Op::softmax_cross_entropy_targets:
-        return "softmax_cross_entropy targets";
-    case Op::softmax_cross_entropy_labels:
-        return "softmax_cross_entropy labels";
-    case Op::nll_loss:
-        return "nll_loss";
-    case Op::conv2d:
-        return "conv2d";
-    case Op::max_pool2d:
-        return "max_pool2d";
-    case Op::avg_pool2d:
-        return "avg_pool2d";
-    case Op::batch_norm:
-        return "batch_norm";
-    case Op::mse_loss:
-        return "mse_loss";
-    }
-    throw std::logic_error("op_name: unknown op");
-}
-
 Tensor<double> Program::run(const std::vector<Tensor<double>>& leaves) const {
     std::vector<Tensor<double>> values;
     values.reserve(steps.size());
@@ -1118,9 +933,8 @@ std::string Program::to_string() const {
 }
 
 std::size_t Program::op_count() const {
-    return std::size_t(std::count_if(steps.begin(), steps.end(), [](const Step& step) {
-        return step.op != Op::input && step.op != Op::constant;
-    }));
+    return std::size_t(std::count_if(steps.begin(), steps.end(),
+                                     [](const Step& step) { return step.source == Source::op; }));
 }
 
 Program random_program(std::uint64_t seed) {
