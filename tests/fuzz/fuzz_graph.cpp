@@ -1,10 +1,13 @@
 // libFuzzer target for the graph engine and every op. The input is a short program of
 // graph-building calls in double precision (with NoGrad and DetectAnomaly scopes), run by a
-// small interpreter over a list of tensors. Each call must either succeed or throw tapegrad::Error;
-// any other exception escapes to libFuzzer as a finding.
+// small interpreter over a list of tensors; its ops are the rows of tests/support/op_table.hpp.
+// Each call must either succeed or throw tapegrad::Error; any other exception escapes to
+// libFuzzer as a finding.
 
+#include "op_table.hpp"
 #include "tapegrad/tapegrad.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +20,7 @@
 namespace {
 
 using Tensor = tapegrad::Tensor<double>;
+using namespace tapegrad::testing; // the op table
 
 // Bounds that keep every input well under 10 ms: few calls on tiny tensors.
 constexpr std::size_t kMaxCalls = 64;
@@ -43,10 +47,6 @@ public:
     std::uint8_t byte() { return exhausted() ? 0 : data_[position_++]; }
     bool flag() { return byte() & 1; }
     std::size_t below(std::size_t bound) { return byte() % bound; }
-
-    template <class Option, std::size_t N> const Option& one_of(const Option (&options)[N]) {
-        return options[below(N)];
-    }
 
     /// Mostly multiples of 1/8 in [-15, 15); the top 16 byte values give what breaks naive
     /// arithmetic: NaN, infinities, extremes, subnormals, signed zero, exp overflow.
@@ -128,45 +128,25 @@ private:
     std::size_t position_ = 0;
 };
 
-// The opcodes' numbers are the encoding of the seed corpus in tests/fuzz/corpus/graph: append new
-// ones at the end (and update kOpcodeCount), never renumber.
-enum class Opcode : std::uint8_t {
+// A call is chosen by one byte: below kCallCount one of these, above it the op of row
+// (byte - kCallCount) of op_table(), its operands and then the arguments its written form
+// names read from the bytes after it. The seed corpus in tests/fuzz/corpus/graph is written in
+// this encoding: add new calls before `op_rows_follow` and new ops at the end of the table's
+// rows, which changes the meaning of the corpus as little as it can.
+enum class Call : std::uint8_t {
     create = 0,
-    arithmetic = 1,
-    negate = 2,
-    scalar_arithmetic = 3,
-    power = 4,
-    elementwise = 5,
-    leaky_relu = 6,
-    elu = 7,
-    matmul = 8,
-    transpose = 9,
-    reshape = 10,
-    linear = 11,
-    sum = 12,
-    mean = 13,
-    max = 14,
-    softmax = 15,
-    cross_entropy = 16,
-    softmax_cross_entropy = 17,
-    nll_loss = 18,
-    mse_loss = 19,
-    backward = 20,
-    no_grad = 21,
-    detach = 22,
-    set_requires_grad = 23,
-    zero_grad = 24,
-    grad = 25,
-    item = 26,
-    detect_anomaly = 27,
-    conv2d = 28,
-    pool = 29,
-    batch_norm = 30,
-    select = 31,
-    join = 32,
-    second_order = 33,
+    backward = 1,
+    no_grad = 2,
+    detach = 3,
+    set_requires_grad = 4,
+    zero_grad = 5,
+    grad = 6,
+    item = 7,
+    detect_anomaly = 8,
+    second_order = 9,
+    op_rows_follow = 10,
 };
-constexpr std::size_t kOpcodeCount = static_cast<std::size_t>(Opcode::second_order) + 1;
+constexpr std::size_t kCallCount = static_cast<std::size_t>(Call::op_rows_follow);
 
 // How `create` makes its tensor; likewise part of the corpus encoding.
 enum class Creation : std::uint8_t {
@@ -180,36 +160,6 @@ enum class Creation : std::uint8_t {
 constexpr std::size_t kCreationCount =
     static_cast<std::size_t>(Creation::from_one_value_too_many) + 1;
 
-using Binary = Tensor (*)(const Tensor&, const Tensor&);
-using WithScalar = Tensor (*)(const Tensor&, double);
-using Unary = Tensor (*)(const Tensor&);
-using AlongAxis = Tensor (*)(const Tensor&, int);
-
-constexpr Binary kArithmetic[] = {
-    [](const Tensor& a, const Tensor& b) { return a + b; },
-    [](const Tensor& a, const Tensor& b) { return a - b; },
-    [](const Tensor& a, const Tensor& b) { return a * b; },
-    [](const Tensor& a, const Tensor& b) { return a / b; },
-};
-
-constexpr WithScalar kScalarArithmetic[] = {
-    [](const Tensor& x, double s) { return x + s; },
-    [](const Tensor& x, double s) { return s + x; },
-    [](const Tensor& x, double s) { return x - s; },
-    [](const Tensor& x, double s) { return s - x; },
-    [](const Tensor& x, double s) { return x * s; },
-    [](const Tensor& x, double s) { return s * x; },
-    [](const Tensor& x, double s) { return x / s; },
-    [](const Tensor& x, double s) { return s / x; },
-};
-
-constexpr Unary kElementwise[] = {&tapegrad::relu<double>,    &tapegrad::tanh<double>,
-                                  &tapegrad::sigmoid<double>, &tapegrad::exp<double>,
-                                  &tapegrad::log<double>,     &tapegrad::sqrt<double>,
-                                  &tapegrad::abs<double>};
-
-constexpr AlongAxis kSoftmax[] = {&tapegrad::softmax<double>, &tapegrad::log_softmax<double>};
-
 /// Runs the program in its Choices: up to kMaxCalls calls, each on tensors of the list. A
 /// call reads all its bytes before it runs, so the meaning of the bytes after it does not
 /// depend on whether it throws.
@@ -220,7 +170,12 @@ public:
     void run() {
         for (std::size_t calls = 0; calls < kMaxCalls && !in_.exhausted(); ++calls) {
             try {
-                step(static_cast<Opcode>(in_.below(kOpcodeCount)));
+                const std::size_t code = in_.below(kCallCount + op_table().size());
+                if (code < kCallCount) {
+                    call(static_cast<Call>(code));
+                } else {
+                    call_op(op_table()[code - kCallCount]);
+                }
             } catch (const tapegrad::Error&) {
                 // the documented way for a call to refuse its arguments
             }
@@ -234,208 +189,46 @@ public:
     }
 
 private:
-    void step(Opcode opcode) {
-        switch (opcode) {
-        case Opcode::create:
+    void call(Call kind) {
+        switch (kind) {
+        case Call::create:
             push(create());
             break;
-        case Opcode::arithmetic: {
-            const Tensor a = operand();
-            const Tensor b = operand();
-            push(in_.one_of(kArithmetic)(a, b));
-            break;
-        }
-        case Opcode::negate:
-            push(-operand());
-            break;
-        case Opcode::scalar_arithmetic: {
-            const Tensor x = operand();
-            const WithScalar form = in_.one_of(kScalarArithmetic);
-            push(form(x, in_.real()));
-            break;
-        }
-        case Opcode::power: {
-            const Tensor x = operand();
-            push(tapegrad::pow(x, in_.real()));
-            break;
-        }
-        case Opcode::elementwise: {
-            const Tensor x = operand();
-            push(in_.one_of(kElementwise)(x));
-            break;
-        }
-        case Opcode::leaky_relu: {
-            const Tensor x = operand();
-            push(tapegrad::leaky_relu(x, in_.real()));
-            break;
-        }
-        case Opcode::elu: {
-            const Tensor x = operand();
-            push(tapegrad::elu(x, in_.real()));
-            break;
-        }
-        case Opcode::matmul: {
-            const Tensor a = operand();
-            const Tensor b = operand();
-            push(tapegrad::matmul(a, b));
-            break;
-        }
-        case Opcode::transpose: {
-            const Tensor x = operand();
-            push(in_.flag() ? tapegrad::transpose(x) : tapegrad::transpose(x, in_.permutation()));
-            break;
-        }
-        case Opcode::reshape: {
-            const Tensor x = operand();
-            push(tapegrad::reshape(x, in_.shape(kMaxRank + 1)));
-            break;
-        }
-        case Opcode::linear: {
-            const Tensor x = operand();
-            const Tensor w = operand();
-            if (in_.flag()) {
-                const Tensor b = operand();
-                push(tapegrad::linear(x, w, b));
-            } else {
-                push(tapegrad::linear(x, w));
-            }
-            break;
-        }
-        case Opcode::sum:
-            reduce(&tapegrad::sum<double>, &tapegrad::sum<double>);
-            break;
-        case Opcode::mean:
-            reduce(&tapegrad::mean<double>, &tapegrad::mean<double>);
-            break;
-        case Opcode::max: {
-            const Tensor x = operand();
-            const int axis = in_.axis();
-            push(tapegrad::max(x, axis, in_.flag()));
-            break;
-        }
-        case Opcode::softmax: {
-            const Tensor x = operand();
-            const AlongAxis function = in_.one_of(kSoftmax);
-            push(function(x, in_.axis()));
-            break;
-        }
-        case Opcode::cross_entropy: {
-            const Tensor p = operand();
-            const Tensor t = operand();
-            push(tapegrad::cross_entropy(p, t));
-            break;
-        }
-        case Opcode::softmax_cross_entropy: {
-            const Tensor z = operand();
-            if (in_.flag()) {
-                const Tensor t = operand();
-                push(tapegrad::softmax_cross_entropy(z, t));
-            } else {
-                push(tapegrad::softmax_cross_entropy(z, in_.labels(rows(z))));
-            }
-            break;
-        }
-        case Opcode::nll_loss: {
-            const Tensor x = operand();
-            push(tapegrad::nll_loss(x, in_.labels(rows(x))));
-            break;
-        }
-        case Opcode::mse_loss: {
-            const Tensor p = operand();
-            const Tensor t = operand();
-            push(tapegrad::mse_loss(p, t));
-            break;
-        }
-        case Opcode::backward:
+        case Call::backward:
             backward();
             break;
-        case Opcode::no_grad:
+        case Call::no_grad:
             open_or_close(no_grad_scopes_);
             break;
-        case Opcode::detach:
+        case Call::detach:
             push(operand().detach());
             break;
-        case Opcode::set_requires_grad: {
+        case Call::set_requires_grad: {
             // On the stored handle itself: a copy would change only the copy.
             Tensor& x = tensors_[index()];
             x.set_requires_grad(in_.flag());
             break;
         }
-        case Opcode::zero_grad:
+        case Call::zero_grad:
             operand().zero_grad();
             break;
-        case Opcode::grad: {
+        case Call::grad: {
             const Tensor x = operand();
             const Tensor gradient = x.grad();
             if (gradient.shape() != x.shape()) fail("grad() has another shape than its tensor");
             push(gradient);
             break;
         }
-        case Opcode::item: {
+        case Call::item: {
             const Tensor x = operand();
             const bool requires_grad = in_.flag();
             push(Tensor::scalar(x.item(), requires_grad));
             break;
         }
-        case Opcode::detect_anomaly:
+        case Call::detect_anomaly:
             open_or_close(anomaly_scopes_);
             break;
-        case Opcode::conv2d: {
-            const Tensor x = image(operand());
-            const Tensor w = image(operand());
-            const tapegrad::Conv2dOptions options{in_.below(3), in_.below(3), in_.below(3)};
-            if (in_.flag()) {
-                const Tensor b = operand();
-                push(tapegrad::conv2d(x, w, b, options));
-            } else {
-                push(tapegrad::conv2d(x, w, options));
-            }
-            break;
-        }
-        case Opcode::pool: {
-            const Tensor x = image(operand());
-            const std::size_t kernel = in_.below(4), stride = in_.below(3), padding = in_.below(3);
-            push(in_.flag() ? tapegrad::max_pool2d(x, kernel, stride, padding)
-                            : tapegrad::avg_pool2d(x, kernel, stride, padding));
-            break;
-        }
-        case Opcode::batch_norm: {
-            const Tensor x = operand();
-            const Tensor gamma = operand();
-            const Tensor beta = operand();
-            Tensor running_mean = tapegrad::Tensor<double>::zeros(in_.shape(1));
-            Tensor running_var = tapegrad::Tensor<double>::ones(running_mean.shape());
-            push(tapegrad::batch_norm(x, gamma, beta, running_mean, running_var, in_.flag()));
-            break;
-        }
-        case Opcode::select: {
-            const Tensor x = operand();
-            const int axis = in_.axis();
-            const std::size_t start = in_.below(kMaxExtent + 1), length = in_.below(kMaxExtent + 1);
-            switch (in_.below(4)) {
-            case 0:
-                push(tapegrad::narrow(x, axis, start, length));
-                break;
-            case 1:
-                push(tapegrad::select(x, axis, start));
-                break;
-            case 2:
-                push(tapegrad::index_select(x, axis, in_.labels(length)));
-                break;
-            default:
-                push(tapegrad::clamp(x, in_.real(), in_.real()));
-                break;
-            }
-            break;
-        }
-        case Opcode::join: {
-            std::vector<Tensor> parts(1 + in_.below(3));
-            for (Tensor& part : parts) part = operand();
-            const int axis = in_.axis();
-            push(in_.flag() ? tapegrad::cat(parts, axis) : tapegrad::stack(parts, axis));
-            break;
-        }
-        case Opcode::second_order: {
+        case Call::second_order: {
             // The gradient of a sum of an operand, recorded, then differentiated again.
             const Tensor x = operand();
             tapegrad::GradOptions options;
@@ -445,6 +238,78 @@ private:
             push(g[0]);
             break;
         }
+        case Call::op_rows_follow:
+            break;
+        }
+    }
+
+    /// The op of `row` on operands from the list, then the arguments its form names. An op
+    /// on images may get each operand reshaped to an image first.
+    void call_op(const OpRow& row) {
+        const std::vector<Argument> arguments = arguments_of(row);
+        const bool on_images =
+            std::find(arguments.begin(), arguments.end(), Argument::window) != arguments.end();
+        Operands x(operand_count(row));
+        for (Tensor& operand_k : x) operand_k = on_images ? image(operand()) : operand();
+        OpArguments a;
+        for (Argument argument : arguments) read(argument, a, x);
+        push(row.call(x, a));
+    }
+
+    void read(Argument argument, OpArguments& a, const Operands& x) {
+        switch (argument) {
+        case Argument::scalar:
+            a.scalar = in_.real();
+            return;
+        case Argument::upper:
+            a.upper = in_.real();
+            return;
+        case Argument::axes:
+            a.axes = in_.axes();
+            return;
+        case Argument::axis:
+            a.axes = {in_.axis()};
+            return;
+        case Argument::axis_range: {
+            const int first = in_.axis(), last = in_.axis(); // read in this order
+            a.axes = {first, last};
+            return;
+        }
+        case Argument::keepdims:
+            a.keepdims = in_.flag();
+            return;
+        case Argument::shape:
+            a.shape_argument = in_.shape(kMaxRank + 1);
+            return;
+        case Argument::permutation:
+            a.shape_argument = in_.permutation();
+            return;
+        case Argument::start:
+            a.start = in_.below(kMaxExtent + 1);
+            return;
+        case Argument::length:
+            a.length = in_.below(kMaxExtent + 1);
+            return;
+        case Argument::labels:
+        case Argument::indices:
+            a.labels = in_.labels(rows(x.at(0)));
+            return;
+        case Argument::kernel:
+            a.kernel = in_.below(4);
+            return;
+        case Argument::window:
+            a.window.stride = in_.below(3);
+            a.window.padding = in_.below(3);
+            return;
+        case Argument::dilation:
+            a.window.dilation = in_.below(3);
+            return;
+        case Argument::statistics:
+            a.statistics = in_.shape(1);
+            return;
+        case Argument::training:
+            a.training = in_.flag();
+            return;
         }
     }
 
@@ -487,18 +352,6 @@ private:
         std::vector<double> values(count);
         for (double& value : values) value = in_.real();
         return Tensor(shape, std::move(values), requires_grad);
-    }
-
-    // The whole-tensor and the along-axes form of a reduction.
-    void reduce(Tensor (*whole)(const Tensor&),
-                Tensor (*along)(const Tensor&, const tapegrad::Axes&, bool)) {
-        const Tensor x = operand();
-        if (in_.flag()) {
-            push(whole(x));
-            return;
-        }
-        const tapegrad::Axes axes = in_.axes();
-        push(along(x, axes, in_.flag()));
     }
 
     // With no seed or a seed from the list; retained or not; once or twice in a row, so that
