@@ -30,7 +30,8 @@ namespace detail {
 void* pooled_allocate(std::size_t bytes);
 void pooled_deallocate(void* block, std::size_t bytes) noexcept;
 
-/// A standard allocator over the cache; blocks are 64-byte aligned.
+/// A standard allocator over the cache; blocks over 512 bytes are 64-byte aligned, smaller
+/// ones 16-byte aligned.
 template <class T> struct PooledAllocator {
     using value_type = T;
     PooledAllocator() noexcept = default;

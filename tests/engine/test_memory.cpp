@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 namespace tapegrad {
 namespace {
 
@@ -33,6 +35,15 @@ TEST(Memory, ReleaseEmptiesTheCache) {
     const auto fresh = memory_stats().fresh_allocations;
     D again = D::ones({128, 128}); // nothing cached to reuse
     EXPECT_GT(memory_stats().fresh_allocations, fresh);
+}
+
+TEST(Memory, BlocksAreAlignedAsDocumented) {
+    for (std::size_t bytes : {1, 16, 100, 512, 513, 1000, 5000, 1 << 20}) {
+        void* block = detail::pooled_allocate(bytes);
+        const std::size_t alignment = bytes > 512 ? 64 : 16;
+        EXPECT_EQ(reinterpret_cast<std::uintptr_t>(block) % alignment, 0u) << bytes << " bytes";
+        detail::pooled_deallocate(block, bytes);
+    }
 }
 
 } // namespace
