@@ -252,6 +252,32 @@ memory bind(const memory::desc& desc, const dnnl::engine& engine, const float* d
     return memory(desc, engine, const_cast<float*>(data));
 }
 
+/// The primitive for `key` in `cache`, made from the description `describe()` returns the
+/// first time.
+template <class Primitive, class Describe>
+const Prepared<Primitive>& prepared(std::unordered_map<Key, Prepared<Primitive>, KeyHash>& cache,
+                                    const Key& key, Describe describe) {
+    auto found = cache.find(key);
+    if (found == cache.end()) {
+        const auto pd = describe();
+        found = cache.emplace(key, Prepared<Primitive>{Primitive(pd), pd.scratchpad_desc()}).first;
+    }
+    return found->second;
+}
+
+/// A backward primitive (data or weights) of the convolution `d`, hinted by its forward one.
+template <class Primitive>
+const Prepared<Primitive>&
+prepared_backward(std::unordered_map<Key, Prepared<Primitive>, KeyHash>& cache,
+                  const ConvGeometry& g, const Descriptors& d, const dnnl::engine& engine) {
+    return prepared(cache, key_of(g, false), [&] {
+        return typename Primitive::primitive_desc(
+            {dnnl::algorithm::convolution_direct, d.src, d.weights, d.dst, d.strides, d.dilates,
+             d.padding_l, d.padding_r},
+            Descriptors::scratch_by_caller(), engine, d.forward(engine));
+    });
+}
+
 template <class Run> void run_onednn(const char* op, const ConvGeometry& g, Run run) {
     try {
         run(Primitives::of_this_thread());
@@ -266,23 +292,15 @@ void forward_onednn(const float* x, const float* w, const float* b, const ConvGe
                     float* y) {
     run_onednn("conv2d", g, [&](Primitives& p) {
         const Descriptors d(g, b != nullptr);
-        const Key key = key_of(g, b != nullptr);
-        auto found = p.forward.find(key);
-        if (found == p.forward.end()) {
-            const auto pd = d.forward(p.engine);
-            found =
-                p.forward
-                    .emplace(key, Prepared<dnnl::convolution_forward>{dnnl::convolution_forward(pd),
-                                                                      pd.scratchpad_desc()})
-                    .first;
-        }
+        const auto& forward =
+            prepared(p.forward, key_of(g, b != nullptr), [&] { return d.forward(p.engine); });
         std::unordered_map<int, memory> arguments{
             {DNNL_ARG_SRC, bind(d.src, p.engine, x)},
             {DNNL_ARG_WEIGHTS, bind(d.weights, p.engine, w)},
             {DNNL_ARG_DST, bind(d.dst, p.engine, y)},
-            {DNNL_ARG_SCRATCHPAD, p.scratchpad(found->second.scratchpad)}};
+            {DNNL_ARG_SCRATCHPAD, p.scratchpad(forward.scratchpad)}};
         if (b) arguments.emplace(DNNL_ARG_BIAS, bind(d.bias, p.engine, b));
-        found->second.primitive.execute(p.stream, arguments);
+        forward.primitive.execute(p.stream, arguments);
         p.stream.wait();
     });
 }
@@ -290,24 +308,12 @@ void forward_onednn(const float* x, const float* w, const float* b, const ConvGe
 void backward_data_onednn(const float* dy, const float* w, const ConvGeometry& g, float* dx) {
     run_onednn("conv2d_input_grad", g, [&](Primitives& p) {
         const Descriptors d(g, false);
-        const Key key = key_of(g, false);
-        auto found = p.backward_data.find(key);
-        if (found == p.backward_data.end()) {
-            const dnnl::convolution_backward_data::primitive_desc pd(
-                {dnnl::algorithm::convolution_direct, d.src, d.weights, d.dst, d.strides, d.dilates,
-                 d.padding_l, d.padding_r},
-                Descriptors::scratch_by_caller(), p.engine, d.forward(p.engine));
-            found = p.backward_data
-                        .emplace(key,
-                                 Prepared<dnnl::convolution_backward_data>{
-                                     dnnl::convolution_backward_data(pd), pd.scratchpad_desc()})
-                        .first;
-        }
-        found->second.primitive.execute(
-            p.stream, {{DNNL_ARG_DIFF_DST, bind(d.dst, p.engine, dy)},
-                       {DNNL_ARG_WEIGHTS, bind(d.weights, p.engine, w)},
-                       {DNNL_ARG_DIFF_SRC, bind(d.src, p.engine, dx)},
-                       {DNNL_ARG_SCRATCHPAD, p.scratchpad(found->second.scratchpad)}});
+        const auto& backward = prepared_backward(p.backward_data, g, d, p.engine);
+        backward.primitive.execute(p.stream,
+                                   {{DNNL_ARG_DIFF_DST, bind(d.dst, p.engine, dy)},
+                                    {DNNL_ARG_WEIGHTS, bind(d.weights, p.engine, w)},
+                                    {DNNL_ARG_DIFF_SRC, bind(d.src, p.engine, dx)},
+                                    {DNNL_ARG_SCRATCHPAD, p.scratchpad(backward.scratchpad)}});
         p.stream.wait();
     });
 }
@@ -315,24 +321,12 @@ void backward_data_onednn(const float* dy, const float* w, const ConvGeometry& g
 void backward_weights_onednn(const float* x, const float* dy, const ConvGeometry& g, float* dw) {
     run_onednn("conv2d_weight_grad", g, [&](Primitives& p) {
         const Descriptors d(g, false);
-        const Key key = key_of(g, false);
-        auto found = p.backward_weights.find(key);
-        if (found == p.backward_weights.end()) {
-            const dnnl::convolution_backward_weights::primitive_desc pd(
-                {dnnl::algorithm::convolution_direct, d.src, d.weights, d.dst, d.strides, d.dilates,
-                 d.padding_l, d.padding_r},
-                Descriptors::scratch_by_caller(), p.engine, d.forward(p.engine));
-            found = p.backward_weights
-                        .emplace(key,
-                                 Prepared<dnnl::convolution_backward_weights>{
-                                     dnnl::convolution_backward_weights(pd), pd.scratchpad_desc()})
-                        .first;
-        }
-        found->second.primitive.execute(
-            p.stream, {{DNNL_ARG_SRC, bind(d.src, p.engine, x)},
-                       {DNNL_ARG_DIFF_DST, bind(d.dst, p.engine, dy)},
-                       {DNNL_ARG_DIFF_WEIGHTS, bind(d.weights, p.engine, dw)},
-                       {DNNL_ARG_SCRATCHPAD, p.scratchpad(found->second.scratchpad)}});
+        const auto& backward = prepared_backward(p.backward_weights, g, d, p.engine);
+        backward.primitive.execute(p.stream,
+                                   {{DNNL_ARG_SRC, bind(d.src, p.engine, x)},
+                                    {DNNL_ARG_DIFF_DST, bind(d.dst, p.engine, dy)},
+                                    {DNNL_ARG_DIFF_WEIGHTS, bind(d.weights, p.engine, dw)},
+                                    {DNNL_ARG_SCRATCHPAD, p.scratchpad(backward.scratchpad)}});
         p.stream.wait();
     });
 }
