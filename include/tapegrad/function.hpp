@@ -386,6 +386,17 @@ template <class T, class Inputs> bool any_requires_grad(const Inputs& inputs) {
 
 template <class U> struct SameType { using type = U; };
 
+/// record() of an op with one output, its inputs in a list or a vector.
+template <class T, std::size_t N, class InputRange, class Closure>
+Tensor<T> record_one(const char* name, const InputRange& inputs, Tensor<T> output,
+                     const SaveList<T, N>& saved, Closure&& backward) {
+    if (grad_enabled() && any_requires_grad<T>(inputs)) {
+        Tensor<T>* const single[] = {&output};
+        attach<T, N, false>(name, inputs, {single, 1}, saved, std::forward<Closure>(backward));
+    }
+    return output;
+}
+
 } // namespace detail
 
 /// The inputs of an op: `{x}`, `{a, b}`, or a vector of tensors.
@@ -413,12 +424,8 @@ detail::SaveList<T, 1 + sizeof...(More)> saving(const Tensor<T>* first, const Mo
 template <class T, std::size_t N, class Closure>
 Tensor<T> record(const char* name, Inputs<T> inputs, Tensor<T> output,
                  const detail::SaveList<T, N>& saved, Closure&& backward) {
-    if (grad_enabled() && detail::any_requires_grad<T>(inputs)) {
-        Tensor<T>* const single[] = {&output};
-        detail::attach<T, N, false>(name, inputs, {single, 1}, saved,
-                                    std::forward<Closure>(backward));
-    }
-    return output;
+    return detail::record_one(name, inputs, std::move(output), saved,
+                              std::forward<Closure>(backward));
 }
 template <class T, class Closure>
 Tensor<T> record(const char* name, Inputs<T> inputs, Tensor<T> output, Closure&& backward) {
@@ -435,12 +442,8 @@ Tensor<T> record(const char* name, const std::vector<Tensor<T>>& inputs, Tensor<
 template <class T, std::size_t N, class Closure>
 Tensor<T> record(const char* name, const std::vector<Tensor<T>>& inputs, Tensor<T> output,
                  const detail::SaveList<T, N>& saved, Closure&& backward) {
-    if (grad_enabled() && detail::any_requires_grad<T>(inputs)) {
-        Tensor<T>* const single[] = {&output};
-        detail::attach<T, N, false>(name, inputs, {single, 1}, saved,
-                                    std::forward<Closure>(backward));
-    }
-    return output;
+    return detail::record_one(name, inputs, std::move(output), saved,
+                              std::forward<Closure>(backward));
 }
 /// An op with several outputs: the closure receives OutputGradients (one per output).
 template <class T, std::size_t N, class Closure>
