@@ -3,6 +3,7 @@
 #include "error_message.hpp"
 #include "options.hpp"
 #include "tapegrad/errors.hpp"
+#include "temp_directory.hpp"
 
 #include <gtest/gtest.h>
 
@@ -83,10 +84,14 @@ TEST(Options, HelpIsGeneratedFromTheDeclaredOptions) {
     }
 }
 
-struct RecipeFile : ::testing::Test {
-    std::string path = ::testing::TempDir() + "tapegrad_recipe_test.toml";
-    void write(const std::string& text) { std::ofstream(path) << text; }
-    void TearDown() override { std::remove(path.c_str()); }
+// In a directory of its own: ctest runs the tests of this suite in parallel processes.
+struct RecipeFile : testing::TempDirectoryTest {
+    std::string recipe;
+    void SetUp() override {
+        TempDirectoryTest::SetUp();
+        recipe = path("recipe.toml");
+    }
+    void write(const std::string& text) const { std::ofstream(recipe) << text; }
 };
 
 TEST_F(RecipeFile, AWrittenRecipeReadsBackToTheSameOptions) {
@@ -116,7 +121,7 @@ TEST_F(RecipeFile, AWrittenRecipeReadsBackToTheSameOptions) {
                                     "--train-limit",
                                     "500"});
     write(recipe_toml(original));
-    const Options read = parse({"--config", path.c_str()});
+    const Options read = parse({"--config", recipe.c_str()});
     EXPECT_EQ(recipe_toml(read), recipe_toml(original));
     EXPECT_EQ(read.data_dir, original.data_dir);
     EXPECT_EQ(read.learning_rate, 0.0123);
@@ -126,18 +131,18 @@ TEST_F(RecipeFile, AWrittenRecipeReadsBackToTheSameOptions) {
 
 TEST_F(RecipeFile, TheCommandLineWinsOverTheRecipe) {
     write("lr = 0.5\nepochs = 4\n");
-    const Options o = parse({"--config", path.c_str(), "--epochs", "2"});
+    const Options o = parse({"--config", recipe.c_str(), "--epochs", "2"});
     EXPECT_EQ(o.learning_rate, 0.5);
     EXPECT_EQ(o.epochs, 2);
 }
 
 TEST_F(RecipeFile, BadRecipesNameTheKeyOrTheFile) {
     write("lr = fast\n");
-    EXPECT_EQ(error_of({"--config", path.c_str()}), "--lr: 'fast' is not a valid number");
+    EXPECT_EQ(error_of({"--config", recipe.c_str()}), "--lr: 'fast' is not a valid number");
     write("learning-rate = 0.1\n");
-    EXPECT_NE(error_of({"--config", path.c_str()}).find("learning-rate"), std::string::npos);
-    std::remove(path.c_str());
-    EXPECT_NE(error_of({"--config", path.c_str()}).find(path), std::string::npos);
+    EXPECT_NE(error_of({"--config", recipe.c_str()}).find("learning-rate"), std::string::npos);
+    std::remove(recipe.c_str());
+    EXPECT_NE(error_of({"--config", recipe.c_str()}).find(recipe), std::string::npos);
 }
 
 } // namespace
