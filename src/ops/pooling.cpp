@@ -54,8 +54,12 @@ PoolGeometry pool_geometry(const char* op, const Shape& x, Size2d kernel, Size2d
         throw ValueError(fmt::format("{}: padding {}x{} is more than half the kernel {}x{}", op,
                                      padding.h, padding.w, kernel.h, kernel.w));
     }
-    if (x[2] == 0 || x[3] == 0 || x[2] + 2 * padding.h < kernel.h ||
-        x[3] + 2 * padding.w < kernel.w) {
+    if (x[2] == 0 || x[3] == 0) {
+        // every window would lie in the padding: max pooling would have no element to take
+        throw ShapeError(
+            fmt::format("{}: images of zero height or width, shape {}", op, format_shape(x)));
+    }
+    if (x[2] + 2 * padding.h < kernel.h || x[3] + 2 * padding.w < kernel.w) {
         throw ShapeError(fmt::format("{}: a kernel of {}x{} is larger than the padded input {}", op,
                                      kernel.h, kernel.w, format_shape(x)));
     }

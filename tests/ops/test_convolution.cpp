@@ -117,6 +117,11 @@ TEST(Pooling, ShapesAndErrors) {
                     avg_pool2d(F::ones({4, 4}), 2);
                 }),
                 HasSubstr("(N, C, H, W)"));
+    // Padding alone would fit the kernel, but no window would hold an element.
+    EXPECT_THAT(message_of<ShapeError>([] {
+                    max_pool2d(F::ones({1, 1, 0, 3}), 2, 1, 1);
+                }),
+                HasSubstr("max_pool2d: images of zero height or width, shape (1, 1, 0, 3)"));
 }
 
 TEST(BatchNorm, TrainingNormalisesAndMovesTheRunningStatistics) {
