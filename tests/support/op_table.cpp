@@ -178,7 +178,7 @@ Argument argument_named(const std::string& name) {
     throw std::logic_error("op table: unknown placeholder {" + name + "}");
 }
 
-std::vector<Piece> pieces_of(const char* form) {
+std::vector<Piece> parse_form(const char* form) {
     std::vector<Piece> pieces;
     const std::string text = form;
     std::size_t at = 0;
@@ -263,25 +263,38 @@ const OpRow& op_row(Op op) {
     return op_table().at(static_cast<std::size_t>(op));
 }
 
+namespace {
+
+/// The pieces of a row's form, parsed once for every row.
+const std::vector<Piece>& pieces_of(const OpRow& row) {
+    static const std::vector<std::vector<Piece>> parsed = [] {
+        std::vector<std::vector<Piece>> forms;
+        for (const OpRow& each : op_table()) forms.push_back(parse_form(each.form));
+        return forms;
+    }();
+    return parsed.at(static_cast<std::size_t>(row.op));
+}
+
+} // namespace
+
 std::size_t operand_count(const OpRow& row) {
     std::size_t count = 0;
-    for (const Piece& piece : pieces_of(row.form))
+    for (const Piece& piece : pieces_of(row))
         if (piece.operand >= 0) count = std::max(count, std::size_t(piece.operand) + 1);
     return count;
 }
 
 std::vector<Argument> arguments_of(const OpRow& row) {
     std::vector<Argument> arguments;
-    for (const Piece& piece : pieces_of(row.form))
+    for (const Piece& piece : pieces_of(row))
         if (piece.is_argument) arguments.push_back(piece.argument);
     return arguments;
 }
 
 std::string written_call(const OpRow& row, const std::vector<std::string>& operands,
                          const OpArguments& arguments) {
-    const std::vector<Piece> pieces = pieces_of(row.form);
     std::string text;
-    for (const Piece& piece : pieces) {
+    for (const Piece& piece : pieces_of(row)) {
         if (piece.operand >= 0) {
             text += operands.at(std::size_t(piece.operand));
         } else if (piece.is_argument) {
