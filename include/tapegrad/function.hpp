@@ -237,8 +237,8 @@ template <class T> [[noreturn]] void throw_not_differentiable(const Node<T>& nod
 template <class T, class Closure, std::size_t SavedCount, bool SeveralOutputs>
 class OpNode : public Node<T> {
 public:
-    OpNode(const char* op_name, ArrayShape value_shape, Closure closure)
-        : Node<T>(op_name, std::move(value_shape)), closure_(std::move(closure)) {}
+    OpNode(const char* op_name, const ArrayShape& value_shape, Closure closure)
+        : Node<T>(op_name, value_shape), closure_(std::move(closure)) {}
 
     void backward(ArrayGradients<T>& d) override {
         require_not_released();

@@ -147,11 +147,11 @@ template <class T> void run_hooks(Node<T>& node) {
         if (replaced.value_ptr() == gradient.value_ptr() &&
             replaced.node_ptr() == gradient.node_ptr())
             continue;
-        if (!same_shape<T>(replaced.value_ptr()->shape(), node.shape)) {
+        if (!same_shape<T>(replaced.value_ptr()->shape(), node.shape.unpacked())) {
             throw ShapeError(fmt::format("backward: a hook on the output of '{}' returned a "
                                          "gradient of shape {} for a tensor of shape {}",
                                          node.op, format_shape(replaced.value_ptr()->shape()),
-                                         format_shape(node.shape)));
+                                         format_shape(node.shape.unpacked())));
         }
         node.adjoint = {replaced.value_ptr(), replaced.node_ptr()};
     }

@@ -15,8 +15,8 @@ namespace {
 
 template <class U, class T> class ConversionNode : public Node<U> {
 public:
-    ConversionNode(ArrayShape value_shape, NodePtr<T> source)
-        : Node<U>("to", std::move(value_shape)), source_(std::move(source)) {}
+    ConversionNode(const ArrayShape& value_shape, NodePtr<T> source)
+        : Node<U>("to", value_shape), source_(std::move(source)) {}
 
     void backward(ArrayGradients<U>&) override {
         send(Tensor<T>(make_pooled<Value<T>>(
@@ -34,7 +34,7 @@ private:
             throw GraphError(fmt::format(
                 "grad: the graph converts between float and double ('to', shape {}); grad() "
                 "follows one element type's graph only, use backward() across conversions",
-                format_shape(this->shape)));
+                format_shape(this->shape.unpacked())));
         }
         defer_sweep([source = source_, seed = Adjoint<T>{gradient.value_ptr(), gradient.node_ptr()},
                      settings] {

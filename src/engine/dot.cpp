@@ -56,10 +56,10 @@ template <class T> std::string to_dot(const Tensor<T>& root, const DotOptions<T>
         if (node.is_leaf()) {
             const auto name = leaf_names.find(&node);
             label = fmt::format("{}\\n{}", name != leaf_names.end() ? quoted(name->second) : "leaf",
-                                detail::format_shape(node.shape));
+                                detail::format_shape(node.shape.unpacked()));
             style = "style=filled, fillcolor=\"#d8e8f8\"";
         } else {
-            label = fmt::format("{}\\n{}", node.op, detail::format_shape(node.shape));
+            label = fmt::format("{}\\n{}", node.op, detail::format_shape(node.shape.unpacked()));
             for (const detail::Saved<T>* saved : node.saved_values())
                 label += "\\n" + saved_label(*saved);
             if (node.released()) {

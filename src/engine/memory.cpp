@@ -1,10 +1,12 @@
 // A per-thread cache of freed blocks in size classes: 16-byte steps up to 512 bytes, 64-byte
-// steps up to 1 KiB, then four classes per power of two (at most 25% rounding). Blocks up to
-// 512 bytes (nodes, values, the buffers of small tensors) come from malloc as they are, 16-byte
-// aligned; aligned_alloc would add up to 64 bytes to each. Larger blocks are 64-byte aligned
-// for the matrix kernels. A block freed on another thread than
-// the one that allocated it simply joins that thread's cache. Blocks too large for a
-// class, or that would push a cache past its limit, go straight back to the system.
+// steps up to 1 KiB, then four classes per power of two (at most 25% rounding). Tiny blocks
+// (nodes, values, the buffers of small tensors) come from malloc as they are, 16-byte
+// aligned; aligned_alloc would add up to 64 bytes to each. malloc puts an 8-byte header before
+// each block and hands out memory in 16-byte steps, so a tiny class holds 16k - 8 bytes: block
+// and header fill their step exactly. Larger blocks are 64-byte aligned for the matrix
+// kernels. A block freed on another thread than the one that allocated it simply joins that
+// thread's cache. Blocks too large for a class, or that would push a cache past its limit, go
+// straight back to the system.
 
 #include "tapegrad/memory.hpp"
 
@@ -17,7 +19,7 @@ namespace tapegrad {
 namespace {
 
 constexpr std::size_t alignment = 64;
-constexpr std::size_t tiny_step = 16, tiny_limit = 512;
+constexpr std::size_t tiny_step = 16, tiny_limit = 512, malloc_header = 8;
 constexpr std::size_t small_step = 64, small_limit = 1024;
 constexpr std::size_t tiny_classes = tiny_limit / tiny_step;                                  // 32
 constexpr std::size_t small_classes = tiny_classes + (small_limit - tiny_limit) / small_step; // 40
@@ -30,12 +32,12 @@ struct SizeClass {
 };
 
 SizeClass size_class(std::size_t bytes) {
-    if (bytes <= tiny_limit) {
-        const std::size_t k = bytes == 0 ? 0 : (bytes - 1) / tiny_step;
-        return {k, (k + 1) * tiny_step};
+    if (bytes + malloc_header <= tiny_limit) {
+        const std::size_t k = (bytes + malloc_header - 1) / tiny_step;
+        return {k, (k + 1) * tiny_step - malloc_header};
     }
     if (bytes <= small_limit) {
-        const std::size_t k = (bytes - tiny_limit - 1) / small_step;
+        const std::size_t k = bytes <= tiny_limit ? 0 : (bytes - tiny_limit - 1) / small_step;
         return {tiny_classes + k, tiny_limit + (k + 1) * small_step};
     }
     int power = 10; // bytes in (2^power, 2^(power+1)]
@@ -107,8 +109,8 @@ void* pooled_allocate(std::size_t bytes) {
         ++c->stats.reused_blocks;
         return block;
     }
-    void* block = size.bytes <= tiny_limit ? std::malloc(size.bytes)
-                                           : std::aligned_alloc(alignment, size.bytes);
+    void* block = size.index < tiny_classes ? std::malloc(size.bytes)
+                                            : std::aligned_alloc(alignment, size.bytes);
     if (!block) throw std::bad_alloc();
     if (c) ++c->stats.fresh_allocations;
     return block;

@@ -23,9 +23,13 @@ void HookHandle::remove() {
 
 namespace detail {
 
+// Every recorded op pays for each byte of a node (docs/design.md, "What a node holds").
+static_assert(sizeof(void*) != 8 || sizeof(Node<float>) <= 128, "a graph node grew past 128 bytes");
+
 template <class T>
-Node<T>::Node(const char* op_name, ArrayShape value_shape)
-    : op(op_name), shape(std::move(value_shape)), sequence(++nodes_recorded_by_this_thread) {
+Node<T>::Node(const char* op_name, const ArrayShape& value_shape)
+    : pending_consumers(0), needed(1), leaf_(0), op(op_name), shape(value_shape),
+      sequence(++nodes_recorded_by_this_thread) {
     live_nodes.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -87,7 +91,7 @@ template <class T> [[noreturn]] void throw_released(const Node<T>& node) {
     throw GraphError(fmt::format(
         "backward: the graph through '{}' (output shape {}) was already freed by an earlier "
         "backward; pass retain_graph = true to the first call to backward twice",
-        node.op, format_shape(node.shape)));
+        node.op, format_shape(node.shape.unpacked())));
 }
 
 template <class T> [[noreturn]] void throw_not_differentiable(const Node<T>& node) {

@@ -8,6 +8,7 @@
 #include "tapegrad/tensor.hpp"
 #include "tapegrad/xtensor.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -73,12 +74,12 @@ template <class T> struct NodeExtras {
 };
 
 /// The nodes of an op's tensor inputs, in argument order; null where an input needs no
-/// gradient. Up to three live inside the node.
+/// gradient. Up to two live inside the node (most ops have one or two inputs).
 template <class T> class InputList {
 public:
     void resize(std::size_t count) {
         if (count > local_size) spilled_ = std::make_unique<NodePtr<T>[]>(count - local_size);
-        size_ = count;
+        size_ = static_cast<std::uint32_t>(count);
     }
     std::size_t size() const { return size_; }
     NodePtr<T>& operator[](std::size_t i) {
@@ -89,18 +90,60 @@ public:
     }
 
 private:
-    static constexpr std::size_t local_size = 3;
+    static constexpr std::size_t local_size = 2;
     NodePtr<T> local_[local_size];
     std::unique_ptr<NodePtr<T>[]> spilled_;
-    std::size_t size_ = 0;
+    std::uint32_t size_ = 0;
+};
+
+/// A node's shape in 24 bytes (ArrayShape takes 64): up to two extents inside, more on the
+/// heap. Every node keeps one, and graphs of many small ops are mostly scalars, vectors and
+/// matrices.
+class PackedShape {
+public:
+    explicit PackedShape(const ArrayShape& shape)
+        : rank_(static_cast<std::uint32_t>(shape.size())) {
+        std::size_t* extents = local_;
+        if (rank_ > local_size) extents = heap_ = new std::size_t[rank_];
+        std::copy(shape.begin(), shape.end(), extents);
+    }
+    ~PackedShape() {
+        if (rank_ > local_size) delete[] heap_;
+    }
+    PackedShape(const PackedShape&) = delete;
+    PackedShape& operator=(const PackedShape&) = delete;
+
+    std::size_t size() const { return rank_; }
+    const std::size_t* begin() const { return rank_ > local_size ? heap_ : local_; }
+    const std::size_t* end() const { return begin() + rank_; }
+    std::size_t operator[](std::size_t axis) const { return begin()[axis]; }
+    ArrayShape unpacked() const { return ArrayShape(begin(), end()); }
+
+private:
+    static constexpr std::size_t local_size = 2;
+    union {
+        std::size_t local_[local_size];
+        std::size_t* heap_;
+    };
+    std::uint32_t rank_;
 };
 
 /// A recorded op's output, a leaf, or the selector of one output of an op with several.
 template <class T> class Node : public RefCounted {
 public:
-    Node(const char* op_name, ArrayShape value_shape);
+    Node(const char* op_name, const ArrayShape& value_shape);
     ~Node() override;
 
+    // Scratch state of the backward sweep (src/engine/backward.cpp). Declared first, so
+    // that it fills the four bytes RefCounted leaves free after its count; 2^30 consumers
+    // of one node would take a graph of over 100 GB.
+    std::uint32_t pending_consumers : 30;
+    std::uint32_t needed : 1; // leads to an input that tapegrad::grad asked for
+
+protected:
+    std::uint32_t leaf_ : 1;
+
+public:
     /// The inputs' gradients from this node's adjoint, on arrays (first order).
     virtual void backward(ArrayGradients<T>& gradients) = 0;
     /// The same in tensor ops, recorded when the sweep creates a graph.
@@ -115,8 +158,8 @@ public:
     std::size_t output_count() const {
         return extras_ ? std::max<std::size_t>(extras_->output_shapes.size(), 1) : 1;
     }
-    const ArrayShape& output_shape(std::size_t k) const {
-        return k == 0 && (!extras_ || extras_->output_shapes.empty()) ? shape
+    ArrayShape output_shape(std::size_t k) const {
+        return k == 0 && (!extras_ || extras_->output_shapes.empty()) ? shape.unpacked()
                                                                       : extras_->output_shapes[k];
     }
     Adjoint<T>& output_adjoint(std::size_t k) {
@@ -138,21 +181,15 @@ public:
     }
     NodeExtras<T>* extras_if_any() const { return extras_.get(); }
 
-    const char* op;   // "matmul", "leaf", ...: names the node in messages
-    ArrayShape shape; // of the value this node produced (of output 0)
+    const char* op;    // "matmul", "leaf", ...: names the node in messages
+    PackedShape shape; // of the value this node produced (of output 0)
     InputList<T> inputs;
     Adjoint<T> adjoint; // dLoss/dValue: filled and dropped within one backward sweep
 
     /// Position on this thread's tape: the n-th node recorded by the thread (1-based).
     std::uint64_t sequence;
-
-    // Scratch state of the backward sweep (src/engine/backward.cpp).
+    /// The last sweep that reached this node (src/engine/backward.cpp).
     std::uint64_t sweep_id = 0;
-    std::uint32_t pending_consumers = 0;
-    bool needed = true; // leads to an input that tapegrad::grad asked for
-
-protected:
-    bool leaf_ = false;
 
 private:
     bool several_outputs() const { return extras_ && !extras_->output_adjoints.empty(); }
@@ -189,7 +226,7 @@ private:
 /// back to this leaf forms no cycle.
 template <class T> class LeafNode : public Node<T> {
 public:
-    explicit LeafNode(ArrayShape leaf_shape) : Node<T>("leaf", std::move(leaf_shape)) {
+    explicit LeafNode(const ArrayShape& leaf_shape) : Node<T>("leaf", leaf_shape) {
         this->leaf_ = true;
     }
     void backward(ArrayGradients<T>&) override {}
