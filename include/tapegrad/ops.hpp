@@ -111,7 +111,8 @@ template <class T> Tensor<T> expand(const Tensor<T>& x, const Shape& shape);
 template <class T> Tensor<T> sum_to_shape(const Tensor<T>& x, const Shape& shape);
 
 // Indexing and joining (src/ops/indexing.cpp)
-/// `length` entries of `axis` from `start` (PyTorch's narrow); slice() is the same.
+/// `length` entries of `axis` from `start` (PyTorch's narrow): slice(x, axis, start, start +
+/// length).
 template <class T>
 Tensor<T> narrow(const Tensor<T>& x, int axis, std::size_t start, std::size_t length);
 /// Entries [start, stop) of `axis`, every `step`-th.

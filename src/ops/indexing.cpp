@@ -49,6 +49,15 @@ Tensor<T> take_along(const char* name, const Tensor<T>& x, int axis,
     return take(name, x, positions_along(shape, k, entries), result);
 }
 
+/// Entries start, start + step, ... before stop of `axis` (checked by the caller).
+template <class T>
+Tensor<T> take_range(const char* name, const Tensor<T>& x, int axis, std::size_t start,
+                     std::size_t stop, std::size_t step) {
+    std::vector<std::size_t> entries;
+    for (std::size_t e = start; e < stop; e += step) entries.push_back(e);
+    return take_along(name, x, axis, entries, true);
+}
+
 } // namespace
 
 namespace detail {
@@ -115,7 +124,13 @@ Tensor<T> scatter_flat(const Tensor<T>& x, FlatPositions positions, const Shape&
 
 template <class T>
 Tensor<T> narrow(const Tensor<T>& x, int axis, std::size_t start, std::size_t length) {
-    return slice(x, axis, start, start + length);
+    const std::size_t k = normalize_axis("narrow", axis, x.rank());
+    const std::size_t extent = x.shape()[k];
+    if (start > extent || length > extent - start) {
+        throw IndexError(fmt::format("narrow: {} entries from {} do not fit axis {} of shape {}",
+                                     length, start, axis, format_shape(x.shape())));
+    }
+    return take_range("narrow", x, axis, start, start + length, 1);
 }
 
 template <class T>
@@ -126,9 +141,7 @@ Tensor<T> slice(const Tensor<T>& x, int axis, std::size_t start, std::size_t sto
         throw IndexError(fmt::format("slice: [{}, {}) step {} does not fit axis {} of shape {}",
                                      start, stop, step, axis, format_shape(x.shape())));
     }
-    std::vector<std::size_t> entries;
-    for (std::size_t e = start; e < stop; e += step) entries.push_back(e);
-    return take_along("slice", x, axis, entries, true);
+    return take_range("slice", x, axis, start, stop, step);
 }
 
 template <class T> Tensor<T> select(const Tensor<T>& x, int axis, std::size_t index) {

@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace tapegrad {
 namespace {
 
@@ -82,6 +84,26 @@ TEST(Errors, BadAxis) {
                     transpose(D::ones({2, 3}), {0, 0});
                 }),
                 HasSubstr("transpose: (0, 0) is not a permutation"));
+}
+
+TEST(Errors, RangesBeyondTheAxisNameTheOpCalled) {
+    EXPECT_EQ(message_of<IndexError>([] {
+                  narrow(D::ones({4, 5}), 1, 2, 5);
+              }),
+              "narrow: 5 entries from 2 do not fit axis 1 of shape (4, 5)");
+    // start + length would wrap around; it must not pass as a short range.
+    EXPECT_THAT(message_of<IndexError>([] {
+                    narrow(D::ones({4, 5}), 1, 2, std::numeric_limits<std::size_t>::max());
+                }),
+                ::testing::StartsWith("narrow:"));
+    EXPECT_EQ(message_of<IndexError>([] {
+                  slice(D::ones({4, 5}), 1, 2, 7);
+              }),
+              "slice: [2, 7) step 1 does not fit axis 1 of shape (4, 5)");
+    EXPECT_THAT(message_of<IndexError>([] {
+                    narrow(D::ones({4, 5}), 2, 0, 1);
+                }),
+                ::testing::StartsWith("narrow: axis 2"));
 }
 
 TEST(Errors, RepeatedAxesAndEmptyMaxAxis) {

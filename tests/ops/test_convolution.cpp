@@ -92,6 +92,18 @@ TEST(Convolution, BadShapesAndOptionsNameTheOpAndShapes) {
                 HasSubstr("input (4, 4)"));
 }
 
+TEST(Convolution, AdjointsCheckTheGradientsShape) {
+    EXPECT_EQ(message_of<ShapeError>([] {
+                  conv2d_input_grad(F::ones({1, 1, 3, 3}), F::ones({1, 1, 3, 3}), {1, 1, 4, 4});
+              }),
+              "conv2d_input_grad: a gradient of shape (1, 1, 3, 3) for an output of shape (1, 1, "
+              "2, 2)");
+    EXPECT_EQ(message_of<ShapeError>([] {
+                  avg_pool2d_adjoint(F::ones({1, 1, 3, 3}), {1, 1, 4, 4}, 2);
+              }),
+              "avg_pool2d_adjoint: a gradient of shape (1, 1, 3, 3) for pooled shape (1, 1, 2, 2)");
+}
+
 TEST(Pooling, MaxSendsTheGradientToTheFirstMaximumOfATie) {
     D x({1, 1, 2, 4}, {1, 3, 3, 2, 3, 0, 2, 2}, true);
     sum(max_pool2d(x, 2) * D({1, 1, 1, 2}, {10, 20})).backward();
@@ -117,6 +129,10 @@ TEST(Pooling, ShapesAndErrors) {
                     avg_pool2d(F::ones({4, 4}), 2);
                 }),
                 HasSubstr("(N, C, H, W)"));
+    EXPECT_EQ(message_of<ValueError>([] {
+                  max_pool2d(F::ones({1, 1, 4, 4}), Size2d{0, 2});
+              }),
+              "max_pool2d: kernel 0x2 and stride 0x2 must be at least 1");
     // Padding alone would fit the kernel, but no window would hold an element.
     EXPECT_THAT(message_of<ShapeError>([] {
                     max_pool2d(F::ones({1, 1, 0, 3}), 2, 1, 1);
