@@ -290,6 +290,19 @@ private:
         case Argument::length:
             a.length = in_.below(kMaxExtent + 1);
             return;
+        case Argument::stop:
+            a.stop = in_.below(kMaxExtent + 2);
+            return;
+        case Argument::step:
+            a.step = in_.below(3); // 0 included
+            return;
+        case Argument::sizes: // at least one piece, so that there is a part to take
+            a.shape_argument = tapegrad::Shape(1 + in_.below(4));
+            for (std::size_t& size : a.shape_argument) size = in_.below(kMaxExtent + 1);
+            return;
+        case Argument::part: // read after {sizes}
+            a.start = in_.below(std::max<std::size_t>(a.shape_argument.size(), 1));
+            return;
         case Argument::labels:
         case Argument::indices:
             a.labels = in_.labels(rows(x.at(0)));

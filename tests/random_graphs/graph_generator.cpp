@@ -578,7 +578,8 @@ private:
                 op, *x, {signed_axis(first, rank(*x)), signed_axis(last, rank(*x))}, false));
             return;
         }
-        case Op::squeeze: {
+        case Op::squeeze:
+        case Op::squeeze_all: {
             const auto unit_axes = [this](Value v) {
                 std::vector<std::size_t> axes;
                 for (std::size_t k = 0; k < rank(v); ++k)
@@ -587,6 +588,10 @@ private:
             };
             const auto x = pick([&](Value v) { return !unit_axes(v).empty(); });
             if (!x) return;
+            if (op == Op::squeeze_all) {
+                emit_bounded(unary(op, *x));
+                return;
+            }
             emit_bounded(with_axes(op, *x, {signed_axis(one_of(unit_axes(*x)), rank(*x))}, false));
             return;
         }
@@ -608,6 +613,7 @@ private:
             return;
         }
         case Op::narrow:
+        case Op::slice:
         case Op::select:
         case Op::index_select: {
             const auto x = pick(not_scalar);
@@ -616,12 +622,29 @@ private:
             Step step = with_axes(op, *x, {signed_axis(k, rank(*x))}, false);
             step.start = uniform(0, extent - 1);
             if (op == Op::narrow) step.length = uniform(1, extent - step.start);
+            if (op == Op::slice) {
+                step.stop = uniform(step.start + 1, extent);
+                step.step = uniform(1, 3);
+            }
             if (op == Op::index_select) {
                 step.labels.resize(uniform(1, 4)); // repeats allowed: their gradients add up
                 for (auto& index : step.labels) index = std::int64_t(uniform(0, extent - 1));
                 if (element_count(shape(*x)) / extent * step.labels.size() > max_value_elements)
                     return;
             }
+            emit_bounded(std::move(step));
+            return;
+        }
+        case Op::split: {
+            const auto x = pick(not_scalar);
+            if (!x) return;
+            const std::size_t k = uniform(0, rank(*x) - 1), extent = shape(*x)[k];
+            Step step = with_axes(op, *x, {signed_axis(k, rank(*x))}, false);
+            for (std::size_t left = extent; left > 0;) { // pieces of at least one entry
+                step.shape_argument.push_back(uniform(1, left));
+                left -= step.shape_argument.back();
+            }
+            step.start = uniform(0, step.shape_argument.size() - 1);
             emit_bounded(std::move(step));
             return;
         }

@@ -129,6 +129,12 @@ std::vector<OpRow> make_table() {
          [](In x, With a) { return nll_loss(x[0], a.labels); }},
         {Op::mse_loss, "mse_loss", "mse_loss({0}, {1})", 0.5,
          [](In x, With) { return mse_loss(x[0], x[1]); }},
+        {Op::slice, "slice", "slice({0}, {axis}, {start}, {stop}, {step})", 1,
+         [](In x, With a) { return slice(x[0], a.axes.at(0), a.start, a.stop, a.step); }},
+        {Op::squeeze_all, "squeeze all", "squeeze({0})", 1,
+         [](In x, With) { return squeeze(x[0]); }},
+        {Op::split, "split", "split({0}, {sizes}, {axis})[{part}]", 1,
+         [](In x, With a) { return split(x[0], a.shape_argument, a.axes.at(0)).at(a.start); }},
     };
 }
 
@@ -165,6 +171,10 @@ Argument argument_named(const std::string& name) {
         {"permutation", Argument::permutation},
         {"start", Argument::start},
         {"length", Argument::length},
+        {"stop", Argument::stop},
+        {"step", Argument::step},
+        {"sizes", Argument::sizes},
+        {"part", Argument::part},
         {"labels", Argument::labels},
         {"indices", Argument::indices},
         {"kernel", Argument::kernel},
@@ -226,6 +236,14 @@ std::string shown(Argument argument, const OpArguments& a, bool in_call) {
         return number(double(a.start));
     case Argument::length:
         return number(double(a.length));
+    case Argument::stop:
+        return number(double(a.stop));
+    case Argument::step:
+        return number(double(a.step));
+    case Argument::sizes:
+        return braced(a.shape_argument);
+    case Argument::part:
+        return number(double(a.start));
     case Argument::labels:
         return "labels " + braced(a.labels);
     case Argument::indices:

@@ -78,6 +78,10 @@ enum class Op {
     softmax_cross_entropy_labels,
     nll_loss,
     mse_loss,
+    // Later rows go here, at the end: the fuzzer's corpus names rows by position.
+    slice,       // with a step
+    squeeze_all, // every size-1 axis
+    split,       // one of the pieces
 };
 
 /// What an op takes besides its tensor operands; each op reads the fields its form names.
@@ -86,9 +90,13 @@ struct OpArguments {
     double upper = 0;       // {upper}: clamp's high
     Axes axes;              // {axes}: sum and mean; {axis}: the one axis; {axis_range}: two
     bool keepdims = false;  // {keepdims}
-    Shape shape_argument;   // {shape}: reshape's and expand's shape; {permutation}: transpose's
-    std::size_t start = 0;  // {start}: narrow's first entry, select's entry
+    Shape shape_argument;   // {shape}: reshape's and expand's shape; {permutation}: transpose's;
+                            // {sizes}: split's piece sizes
+    std::size_t start = 0;  // {start}: narrow's and slice's first entry, select's entry;
+                            // {part}: the piece of split taken
     std::size_t length = 0; // {length}: narrow's
+    std::size_t stop = 0;   // {stop}: slice's end
+    std::size_t step = 1;   // {step}: slice's
     Labels labels;          // {labels}: classes; {indices}: index_select's
     Size2d kernel;          // {kernel}: pooling
     Conv2dOptions window;   // {window}: stride and padding; {dilation}: convolution's
@@ -108,6 +116,10 @@ enum class Argument {
     permutation,
     start,
     length,
+    stop,
+    step,
+    sizes,
+    part,
     labels,
     indices,
     kernel,
