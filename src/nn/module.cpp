@@ -10,6 +10,28 @@
 
 namespace tapegrad::nn {
 
+namespace {
+
+/// "2" for a square size, "1x2" otherwise.
+std::string format_size(Size2d size) {
+    return size.h == size.w ? fmt::format("{}", size.h) : fmt::format("{}x{}", size.h, size.w);
+}
+
+/// ", stride 2": an option in a layer's description, where it is not the default.
+std::string option_text(const char* name, Size2d value, Size2d default_value) {
+    if (value.h == default_value.h && value.w == default_value.w) return "";
+    return fmt::format(", {} {}", name, format_size(value));
+}
+
+/// "MaxPool2d(3x3, stride 2, padding 1)"; a stride of 0 is the kernel's size.
+std::string describe_pooling(const char* name, Size2d kernel, Size2d stride, Size2d padding) {
+    if (stride.h == 0 && stride.w == 0) stride = kernel;
+    return fmt::format("{}({}x{}{}{})", name, kernel.h, kernel.w,
+                       option_text("stride", stride, kernel), option_text("padding", padding, 0));
+}
+
+} // namespace
+
 template <class T> std::vector<Tensor<T>> Module<T>::parameters() {
     std::vector<Tensor<T>> tensors;
     for (auto& named : named_parameters()) tensors.push_back(*named.tensor);
@@ -95,14 +117,10 @@ template <class T> std::vector<NamedParameter<T>> Conv2d<T>::named_parameters() 
 
 template <class T> std::string Conv2d<T>::describe() const {
     const Shape w = weight.shape();
-    std::string extra;
-    if (options_.stride.h != 1 || options_.stride.w != 1)
-        extra += fmt::format(", stride {}", options_.stride.h);
-    if (options_.padding.h != 0 || options_.padding.w != 0)
-        extra += fmt::format(", padding {}", options_.padding.h);
-    if (options_.dilation.h != 1 || options_.dilation.w != 1)
-        extra += fmt::format(", dilation {}", options_.dilation.h);
-    return fmt::format("Conv2d({}, {}, {}x{}{})", w[1], w[0], w[2], w[3], extra);
+    return fmt::format("Conv2d({}, {}, {}x{}{}{}{})", w[1], w[0], w[2], w[3],
+                       option_text("stride", options_.stride, 1),
+                       option_text("padding", options_.padding, 0),
+                       option_text("dilation", options_.dilation, 1));
 }
 
 template <class T> Tensor<T> MaxPool2d<T>::forward(const Tensor<T>& x) {
@@ -110,7 +128,7 @@ template <class T> Tensor<T> MaxPool2d<T>::forward(const Tensor<T>& x) {
 }
 
 template <class T> std::string MaxPool2d<T>::describe() const {
-    return fmt::format("MaxPool2d({}x{})", kernel_.h, kernel_.w);
+    return describe_pooling("MaxPool2d", kernel_, stride_, padding_);
 }
 
 template <class T> Tensor<T> AvgPool2d<T>::forward(const Tensor<T>& x) {
@@ -118,7 +136,7 @@ template <class T> Tensor<T> AvgPool2d<T>::forward(const Tensor<T>& x) {
 }
 
 template <class T> std::string AvgPool2d<T>::describe() const {
-    return fmt::format("AvgPool2d({}x{})", kernel_.h, kernel_.w);
+    return describe_pooling("AvgPool2d", kernel_, stride_, padding_);
 }
 
 template <class T>

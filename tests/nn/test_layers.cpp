@@ -48,6 +48,17 @@ TEST(Sequential, NamesParametersByPositionAndCountsThem) {
     EXPECT_EQ(model.describe(), "Linear(6, 5) -> tanh -> Linear(5, 3)");
 }
 
+TEST(Layers, DescriptionsNameTheOptionsThatAreNotDefaults) {
+    std::mt19937_64 rng(1);
+    EXPECT_EQ(Conv2d<float>(1, 2, 3, Conv2dOptions{}, rng).describe(), "Conv2d(1, 2, 3x3)");
+    EXPECT_EQ(Conv2d<float>(1, 2, {3, 5}, Conv2dOptions{{1, 2}, 1, 2}, rng).describe(),
+              "Conv2d(1, 2, 3x5, stride 1x2, padding 1, dilation 2)");
+    EXPECT_EQ(MaxPool2d<float>(2).describe(), "MaxPool2d(2x2)");
+    EXPECT_EQ(MaxPool2d<float>(2, 2).describe(), "MaxPool2d(2x2)");
+    EXPECT_EQ(MaxPool2d<float>(3, 2, 1).describe(), "MaxPool2d(3x3, stride 2, padding 1)");
+    EXPECT_EQ(AvgPool2d<float>({2, 3}, 1).describe(), "AvgPool2d(2x3, stride 1)");
+}
+
 TEST(Sequential, SameSeedSameModel) {
     std::mt19937_64 a(42), b(42);
     auto m1 = make_mlp<float>({8, 4, 2}, ActivationKind::relu, a);
