@@ -74,11 +74,22 @@ template <class T> struct NodeExtras {
 };
 
 /// The nodes of an op's tensor inputs, in argument order; null where an input needs no
-/// gradient. Up to two live inside the node (most ops have one or two inputs).
+/// gradient. Up to two live inside the node (most ops have one or two inputs), the rest in
+/// a block from the cache.
 template <class T> class InputList {
 public:
+    InputList() = default;
+    InputList(const InputList&) = delete;
+    InputList& operator=(const InputList&) = delete;
+    ~InputList() { release_spilled(); }
+
     void resize(std::size_t count) {
-        if (count > local_size) spilled_ = std::make_unique<NodePtr<T>[]>(count - local_size);
+        release_spilled();
+        if (count > local_size) {
+            const std::size_t extra = count - local_size;
+            spilled_ = static_cast<NodePtr<T>*>(pooled_allocate(extra * sizeof(NodePtr<T>)));
+            std::uninitialized_value_construct_n(spilled_, extra); // nulls: cannot throw
+        }
         size_ = static_cast<std::uint32_t>(count);
     }
     std::size_t size() const { return size_; }
@@ -90,9 +101,17 @@ public:
     }
 
 private:
+    void release_spilled() noexcept {
+        if (!spilled_) return;
+        const std::size_t extra = size_ - local_size;
+        std::destroy_n(spilled_, extra);
+        pooled_deallocate(spilled_, extra * sizeof(NodePtr<T>));
+        spilled_ = nullptr;
+    }
+
     static constexpr std::size_t local_size = 2;
     NodePtr<T> local_[local_size];
-    std::unique_ptr<NodePtr<T>[]> spilled_;
+    NodePtr<T>* spilled_ = nullptr;
     std::uint32_t size_ = 0;
 };
 
