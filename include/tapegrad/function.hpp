@@ -65,7 +65,7 @@ void check_version(const Node<T>& node, const Saved<T>& saved, std::size_t posit
 template <class T> const Array<T>& nothing_saved_array();
 
 template <class T> bool same_shape(const ArrayShape& a, const ArrayShape& b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+    return ShapeView(a).equals(b);
 }
 
 /// `adjoint` for writing in place, made its own first if it is shared (copy on write): an
@@ -157,10 +157,10 @@ public:
 
 private:
     template <class E>
-    void accumulate_array(std::size_t i, detail::Adjoint<T>& target,
-                          const detail::ArrayShape& shape, E&& gradient);
-    void accumulate_tensor(std::size_t i, detail::Adjoint<T>& target,
-                           const detail::ArrayShape& shape, const Tensor<T>& gradient);
+    void accumulate_array(std::size_t i, detail::Adjoint<T>& target, detail::ShapeView shape,
+                          E&& gradient);
+    void accumulate_tensor(std::size_t i, detail::Adjoint<T>& target, detail::ShapeView shape,
+                           const Tensor<T>& gradient);
     /// Throws GraphError: a closure added a gradient for input i, which needs none.
     [[noreturn]] void throw_not_wanted(std::size_t i) const;
     /// Throws ShapeError: a closure gave input i a gradient that does not fit its shape.
@@ -176,12 +176,13 @@ void Gradients<T, G>::add_to_output(std::size_t i, std::size_t k, E&& gradient) 
     if (i >= input_count() || !wants(i)) throw_not_wanted(i);
     detail::Node<T>& input = *node_.inputs[i];
     detail::Adjoint<T>& target = input.output_adjoint(k);
-    const detail::ArrayShape& shape = input.output_shape(k);
+    const detail::ShapeView shape = input.output_shape(k);
     using Gradient = std::decay_t<E>;
     if constexpr (detail::IsMatrixProduct<Gradient>::value) {
         const bool fresh = !target;
         if (fresh)
-            target.value = detail::make_pooled<detail::Value<T>>(detail::empty_array<T>(shape));
+            target.value =
+                detail::make_pooled<detail::Value<T>>(detail::empty_array<T>(shape.unpacked()));
         detail::multiply_into(gradient, fresh ? T(0) : T(1), detail::writable(target), node_.op);
     } else if constexpr (std::is_same_v<Gradient, Tensor<T>>) {
         accumulate_tensor(i, target, shape, gradient);
@@ -193,20 +194,19 @@ void Gradients<T, G>::add_to_output(std::size_t i, std::size_t k, E&& gradient) 
 template <class T, class G>
 template <class E>
 void Gradients<T, G>::accumulate_array(std::size_t i, detail::Adjoint<T>& target,
-                                       const detail::ArrayShape& shape, E&& gradient) {
+                                       detail::ShapeView shape, E&& gradient) {
     using Gradient = std::decay_t<E>;
+    const auto& g_shape = gradient.shape();
     if constexpr (std::is_base_of_v<Array<T>, Gradient>) {
         // The node's own adjoint handed down unchanged (y = x + ...): shared, not copied.
         const bool is_own_adjoint =
             static_cast<const void*>(&gradient) == node_.adjoint.value.get();
-        if (is_own_adjoint && !target && detail::same_shape<T>(shape, gradient.shape())) {
+        if (is_own_adjoint && !target && shape.equals(g_shape)) {
             target.value = node_.adjoint.value;
             return;
         }
     }
-    const auto& g_shape = gradient.shape();
-    if (g_shape.size() == shape.size() &&
-        std::equal(g_shape.begin(), g_shape.end(), shape.begin())) {
+    if (shape.equals(g_shape)) {
         if (!target) {
             target.value = detail::make_pooled<detail::Value<T>>(std::forward<E>(gradient));
         } else {
@@ -214,9 +214,9 @@ void Gradients<T, G>::accumulate_array(std::size_t i, detail::Adjoint<T>& target
         }
         return;
     }
-    const detail::ArrayShape from(g_shape.begin(), g_shape.end());
-    if (!detail::broadcasts_to(shape, from)) throw_shape_mismatch(i, from, shape);
-    Array<T> reduced = detail::reduce_to_shape<T>(Array<T>(std::forward<E>(gradient)), shape);
+    const detail::ArrayShape from(g_shape.begin(), g_shape.end()), to = shape.unpacked();
+    if (!detail::broadcasts_to(to, from)) throw_shape_mismatch(i, from, to);
+    Array<T> reduced = detail::reduce_to_shape<T>(Array<T>(std::forward<E>(gradient)), to);
     if (!target) {
         target.value = detail::make_pooled<detail::Value<T>>(std::move(reduced));
     } else {
@@ -321,7 +321,8 @@ template <class T> struct ClosureArguments<T, Array<T>> {
             for (std::size_t k = 0; k < node_.output_count(); ++k) {
                 Adjoint<T>& adjoint = node_.output_adjoint(k);
                 if (!adjoint)
-                    adjoint.value = make_pooled<Value<T>>(xt::zeros<T>(node_.output_shape(k)));
+                    adjoint.value =
+                        make_pooled<Value<T>>(xt::zeros<T>(node_.output_shape(k).unpacked()));
                 gradients.push_back(adjoint.value.get());
             }
             return OutputGradients<Array<T>>(std::move(gradients));
@@ -347,7 +348,8 @@ template <class T> struct ClosureArguments<T, Tensor<T>> {
             for (std::size_t k = 0; k < node_.output_count(); ++k) {
                 Adjoint<T>& adjoint = node_.output_adjoint(k);
                 if (!adjoint)
-                    adjoint.value = make_pooled<Value<T>>(xt::zeros<T>(node_.output_shape(k)));
+                    adjoint.value =
+                        make_pooled<Value<T>>(xt::zeros<T>(node_.output_shape(k).unpacked()));
                 outputs_.push_back(adjoint.tensor());
             }
             std::vector<const Tensor<T>*> gradients;

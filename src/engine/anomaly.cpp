@@ -72,7 +72,8 @@ template <class T> void check_input_gradients(const Node<T>& node) {
                 "anomaly: the backward of {} produced {} in the gradient of its input {} ('{}' of "
                 "shape {}) at {}",
                 describe_op(node), non_finite_name(gradient.data()[at]), i, input->op,
-                format_shape(input->output_shape(k)), format_index(at, input->output_shape(k))));
+                format_shape(input->output_shape(k).unpacked()),
+                format_index(at, input->output_shape(k).unpacked())));
         }
     }
 }

@@ -147,7 +147,7 @@ template <class T> void run_hooks(Node<T>& node) {
         if (replaced.value_ptr() == gradient.value_ptr() &&
             replaced.node_ptr() == gradient.node_ptr())
             continue;
-        if (!same_shape<T>(replaced.value_ptr()->shape(), node.shape.unpacked())) {
+        if (!node.shape.view().equals(replaced.value_ptr()->shape())) {
             throw ShapeError(fmt::format("backward: a hook on the output of '{}' returned a "
                                          "gradient of shape {} for a tensor of shape {}",
                                          node.op, format_shape(replaced.value_ptr()->shape()),

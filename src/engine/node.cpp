@@ -66,7 +66,7 @@ template <class T> void Node<T>::reset_output_adjoints() {
 
 template <class T>
 OutputNode<T>::OutputNode(Node<T>& op_node, std::size_t output_index)
-    : Node<T>(op_node.op, op_node.output_shape(output_index)), index(output_index) {
+    : Node<T>(op_node.op, op_node.output_shape(output_index).unpacked()), index(output_index) {
     this->inputs.resize(1);
     this->inputs[0] = NodePtr<T>(&op_node);
 }
@@ -143,13 +143,13 @@ template <class T> Tensor<T> ClosureArguments<T, Tensor<T>>::unpack(const Saved<
 
 template <class T, class G>
 void Gradients<T, G>::accumulate_tensor(std::size_t i, detail::Adjoint<T>& target,
-                                        const detail::ArrayShape& shape,
-                                        const Tensor<T>& gradient) {
+                                        detail::ShapeView shape, const Tensor<T>& gradient) {
     const detail::ArrayShape& from = gradient.value_ptr()->shape();
     Tensor<T> fitted = gradient;
-    if (!detail::same_shape<T>(from, shape)) {
-        if (!detail::broadcasts_to(shape, from)) throw_shape_mismatch(i, from, shape);
-        fitted = sum_to_shape(gradient, Shape(shape.begin(), shape.end()));
+    if (!shape.equals(from)) {
+        const detail::ArrayShape to = shape.unpacked();
+        if (!detail::broadcasts_to(to, from)) throw_shape_mismatch(i, from, to);
+        fitted = sum_to_shape(gradient, Shape(to.begin(), to.end()));
     }
     if (target) fitted = target.tensor() + fitted;
     target.value = fitted.value_ptr();

@@ -115,28 +115,27 @@ private:
     std::uint32_t size_ = 0;
 };
 
-/// A node's shape in 24 bytes (ArrayShape takes 64): up to two extents inside, more on the
-/// heap. Every node keeps one, and graphs of many small ops are mostly scalars, vectors and
-/// matrices.
+/// A node's shape in 24 bytes (ArrayShape takes 64): up to two extents inside, more in a
+/// block from the cache. Every node keeps one, and graphs of many small ops are mostly
+/// scalars, vectors and matrices.
 class PackedShape {
 public:
     explicit PackedShape(const ArrayShape& shape)
         : rank_(static_cast<std::uint32_t>(shape.size())) {
         std::size_t* extents = local_;
-        if (rank_ > local_size) extents = heap_ = new std::size_t[rank_];
+        if (rank_ > local_size)
+            extents = heap_ =
+                static_cast<std::size_t*>(pooled_allocate(rank_ * sizeof(std::size_t)));
         std::copy(shape.begin(), shape.end(), extents);
     }
     ~PackedShape() {
-        if (rank_ > local_size) delete[] heap_;
+        if (rank_ > local_size) pooled_deallocate(heap_, rank_ * sizeof(std::size_t));
     }
     PackedShape(const PackedShape&) = delete;
     PackedShape& operator=(const PackedShape&) = delete;
 
-    std::size_t size() const { return rank_; }
-    const std::size_t* begin() const { return rank_ > local_size ? heap_ : local_; }
-    const std::size_t* end() const { return begin() + rank_; }
-    std::size_t operator[](std::size_t axis) const { return begin()[axis]; }
-    ArrayShape unpacked() const { return ArrayShape(begin(), end()); }
+    ShapeView view() const { return {rank_ > local_size ? heap_ : local_, rank_}; }
+    ArrayShape unpacked() const { return view().unpacked(); }
 
 private:
     static constexpr std::size_t local_size = 2;
@@ -177,9 +176,9 @@ public:
     std::size_t output_count() const {
         return extras_ ? std::max<std::size_t>(extras_->output_shapes.size(), 1) : 1;
     }
-    ArrayShape output_shape(std::size_t k) const {
-        return k == 0 && (!extras_ || extras_->output_shapes.empty()) ? shape.unpacked()
-                                                                      : extras_->output_shapes[k];
+    ShapeView output_shape(std::size_t k) const {
+        if (k == 0 && (!extras_ || extras_->output_shapes.empty())) return shape.view();
+        return extras_->output_shapes[k];
     }
     Adjoint<T>& output_adjoint(std::size_t k) {
         return k == 0 && (!extras_ || extras_->output_adjoints.empty())

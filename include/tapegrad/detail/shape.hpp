@@ -4,12 +4,34 @@
 #include "tapegrad/tensor.hpp"
 #include "tapegrad/xtensor.hpp"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 namespace tapegrad::detail {
 
 using ArrayShape = xt::svector<std::size_t, 4>;
+
+/// A shape's extents, not owned (a node's packed shape, an array's shape): read and compared
+/// where a backward sweep would otherwise copy it for every gradient.
+class ShapeView {
+public:
+    ShapeView(const std::size_t* extents, std::size_t rank) : extents_(extents), rank_(rank) {}
+    ShapeView(const ArrayShape& shape) : ShapeView(shape.data(), shape.size()) {}
+
+    std::size_t size() const { return rank_; }
+    const std::size_t* begin() const { return extents_; }
+    const std::size_t* end() const { return extents_ + rank_; }
+    std::size_t operator[](std::size_t axis) const { return extents_[axis]; }
+    template <class S> bool equals(const S& other) const {
+        return other.size() == rank_ && std::equal(begin(), end(), other.begin());
+    }
+    ArrayShape unpacked() const { return ArrayShape(begin(), end()); }
+
+private:
+    const std::size_t* extents_;
+    std::size_t rank_;
+};
 
 /// "(128, 784)"; a rank-0 shape is "()".
 template <class S> std::string format_shape(const S& shape);
